@@ -1,0 +1,1 @@
+"""Relais: an expertise directory and Q&A service that relays questions to colleagues."""

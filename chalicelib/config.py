@@ -1,0 +1,68 @@
+"""Settings from environment variables (RELAIS_*), read once into one dataclass."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of Relais. Each field is read from RELAIS_<FIELD NAME IN CAPITALS>."""
+
+    backend: str = "embedded"  # embedded | aws
+    data_dir: str = "var"  # embedded profile: SQLite file, secret, maildir
+    db_path: str = ""  # defaults to <data_dir>/relais.db; ":memory:" for tests
+    token_secret: str = ""  # embedded profile: HMAC key for bearer tokens (generated if empty)
+    token_ttl_hours: int = 24 * 30
+    port: int = 8000
+    host: str = "127.0.0.1"
+    public_url: str = ""  # what links in mails point to; defaults to http://host:port
+    embedding_model: str = "all-MiniLM-L6-v2"
+    # Request limits: a body over this many bytes is refused with 413.
+    max_body_bytes: int = 1_000_000
+    hr_sync_max_items: int = 1000
+    # Routing policy.
+    relay_count: int = 3
+    management_chain_depth: int = 2  # 0 turns the management-chain exclusion off
+    open_relay_damping: float = 0.15  # score divided by (1 + damping * open relays)
+    max_open_relays: int = 10  # people holding this many open relays are skipped
+    answer_deadline_hours: float = 48.0
+    escalation_peer_count: int = 2
+    escalate_to_managers: bool = True
+    snooze_hours: float = 24.0
+    # Mail.
+    smtp_url: str = ""  # smtp://host:port; empty keeps mails in the outbox only
+    mail_from: str = "relais@localhost"
+    # AWS profile.
+    aws_region: str = "eu-west-1"
+    table_prefix: str = "relais"
+    opensearch_url: str = "http://127.0.0.1:9200"
+    opensearch_index: str = "relais-evidence"
+    demo: bool = False
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Build settings from `env` (default os.environ); keyword overrides win."""
+        env = os.environ if env is None else env
+        values = {}
+        for f in fields(cls):
+            raw = env.get("RELAIS_" + f.name.upper())
+            if raw is None:
+                continue
+            kind = type(f.default)
+            values[f.name] = _bool(raw) if kind is bool else kind(raw)
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def database(self) -> str:
+        return self.db_path or str(Path(self.data_dir) / "relais.db")
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"

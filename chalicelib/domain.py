@@ -1,0 +1,122 @@
+"""The records of Relais and the rules that need no I/O."""
+from __future__ import annotations
+
+import dataclasses
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+HR_FIELDS = ("name", "email", "user_name", "external_id", "employee_number", "title", "grade",
+             "department", "manager_id", "active")
+SELF_FIELDS = ("bio", "skills", "languages", "site", "away_until", "routing_opt_out")
+
+ROLES = ("employee", "hr", "admin")
+
+
+def normalize_skill(skill: str) -> str:
+    """A skill's matching key: case, accents and surrounding spaces do not matter."""
+    text = unicodedata.normalize("NFKD", skill.strip().lower())
+    return " ".join("".join(c for c in text if not unicodedata.combining(c)).split())
+
+
+@dataclass
+class Record:
+    """Fields every stored record has: optimistic-concurrency version and timestamps."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class Profile(Record):
+    """A person in the directory. HR owns the identity fields; the person owns the rest."""
+
+    id: str
+    name: str
+    email: str = ""
+    user_name: str = ""  # SCIM userName; unique when set
+    external_id: str = ""  # the identity provider's id for this person
+    employee_number: str = ""
+    title: str = ""
+    grade: str = ""
+    department: str = ""
+    manager_id: str | None = None
+    active: bool = True
+    site: str = ""
+    languages: list[str] = field(default_factory=list)
+    bio: str = ""
+    skills: list[str] = field(default_factory=list)
+    away_until: str | None = None  # ISO date; away people are not relayed questions
+    routing_opt_out: bool = False  # stays in the directory, receives no relays
+    deleted: bool = False  # removed through SCIM: kept for attribution, never listed
+    version: int = 0
+    created_at: str = ""
+    updated_at: str = ""
+
+    def hr_view(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in HR_FIELDS}
+
+
+@dataclass
+class Question(Record):
+    """A question. When `anonymous`, `asker_id` is never shown to anyone but the asker."""
+
+    id: str
+    asker_id: str
+    title: str
+    body: str = ""
+    tags: list[str] = field(default_factory=list)
+    anonymous: bool = False
+    status: str = "open"  # open | answered | closed
+    accepted_answer_id: str | None = None
+    answer_count: int = 0
+    community_id: str | None = None
+    version: int = 0
+    created_at: str = ""
+    updated_at: str = ""
+
+
+@dataclass
+class Answer(Record):
+    """An answer to a question, by one person."""
+
+    id: str
+    question_id: str
+    author_id: str
+    body: str
+    score: int = 0
+    accepted: bool = False
+    deleted: bool = False
+    version: int = 0
+    created_at: str = ""
+    updated_at: str = ""
+
+
+RELAY_STATES = ("notified", "declined", "snoozed", "answered", "expired")
+OPEN_RELAY_STATES = ("notified", "snoozed")
+
+
+@dataclass
+class Relay(Record):
+    """A question relayed to one person, with why they were chosen and where it stands."""
+
+    question_id: str
+    expert_id: str
+    state: str = "notified"
+    reason: str = "match"  # match | escalation_peer | escalation_manager | community_manager
+    rank: int = 0
+    score: float = 0.0
+    explanation: list[dict] = field(default_factory=list)
+    due_at: str = ""
+    snoozed_until: str | None = None
+    version: int = 0
+    created_at: str = ""
+    updated_at: str = ""

@@ -1,0 +1,186 @@
+"""The ports of Relais: what services need from the outside world.
+
+Each backend (SQLite, DynamoDB, in-process search, OpenSearch, SMTP, SES) implements these
+Protocols; `tests/contract/` runs one suite against every implementation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable, Protocol, Sequence
+
+from .domain import Answer, Profile, Question, Relay
+
+
+@dataclass
+class Page:
+    """One page of a listing; `next_cursor` is opaque and None on the last page."""
+
+    items: list
+    next_cursor: str | None = None
+    total: int | None = None
+
+
+class ProfileStore(Protocol):
+    """Profiles of the directory, with optimistic concurrency on `version`."""
+
+    def get(self, profile_id: str) -> Profile | None:
+        """The profile, deleted ones included, or None."""
+
+    def get_many(self, profile_ids: Iterable[str]) -> dict[str, Profile]:
+        """The profiles that exist among `profile_ids`, keyed by id."""
+
+    def find(self, *, user_name: str | None = None, email: str | None = None,
+             external_id: str | None = None) -> Profile | None:
+        """The one non-deleted profile with this user name, email or external id."""
+
+    def add(self, profile: Profile) -> Profile:
+        """Store a new profile at version 1.
+
+        :raises Conflict: a profile with this id (or user name) already exists.
+        """
+
+    def update(self, profile: Profile) -> Profile:
+        """Store `profile` if the stored version still equals `profile.version`; returns it
+        with the version incremented.
+
+        :raises Conflict: the stored version differs (someone else wrote first).
+        :raises NotFound: there is no such profile.
+        """
+
+    def list(self, *, limit: int, cursor: str | None = None, include_inactive: bool = False,
+             department: str | None = None) -> Page:
+        """Non-deleted profiles ordered by id."""
+
+    def search(self, *, text: str = "", skill: str = "", limit: int = 20,
+               cursor: str | None = None) -> Page:
+        """Active profiles matching a name, skill or free text (any word, accents ignored),
+        best match first; `skill` keeps only people with that declared skill."""
+
+    def all_ids(self) -> list[str]:
+        """Every profile id, deleted included (for reindexing)."""
+
+
+class QuestionStore(Protocol):
+    """Questions, answers, votes and relays, with optimistic concurrency on `version`."""
+
+    def add_question(self, question: Question) -> Question:
+        """Store a new question at version 1. :raises Conflict: the id exists."""
+
+    def get_question(self, question_id: str) -> Question | None:
+        """The question or None."""
+
+    def update_question(self, question: Question) -> Question:
+        """Compare-and-set on version. :raises Conflict: stale version."""
+
+    def list_questions(self, *, limit: int, cursor: str | None = None,
+                       asker_id: str | None = None, status: str | None = None,
+                       tag: str | None = None) -> Page:
+        """Questions, newest first, filtered by asker, status and tag."""
+
+    def add_answer(self, answer: Answer) -> Answer:
+        """Store a new answer at version 1. :raises Conflict: the id exists."""
+
+    def get_answer(self, answer_id: str) -> Answer | None:
+        """The answer or None."""
+
+    def update_answer(self, answer: Answer) -> Answer:
+        """Compare-and-set on version. :raises Conflict: stale version."""
+
+    def answers_for(self, question_id: str) -> list[Answer]:
+        """Non-deleted answers of a question, oldest first."""
+
+    def answers_by(self, author_id: str) -> list[Answer]:
+        """Non-deleted answers written by a person, oldest first."""
+
+    def set_vote(self, answer_id: str, voter_id: str, value: int) -> int:
+        """Record the voter's vote (-1, 0 or +1; one per voter) and return the answer's score."""
+
+    def put_relay(self, relay: Relay) -> Relay:
+        """Store a new relay (version 1) or compare-and-set an existing one on version."""
+
+    def get_relay(self, question_id: str, expert_id: str) -> Relay | None:
+        """The relay of this question to this person, or None."""
+
+    def relays_for_question(self, question_id: str) -> list[Relay]:
+        """Every relay of a question, oldest first."""
+
+    def relays_for_expert(self, expert_id: str, states: Sequence[str] | None = None) -> list[Relay]:
+        """The relays sent to a person, newest first, optionally only in `states`."""
+
+    def open_relay_counts(self, expert_ids: Iterable[str]) -> dict[str, int]:
+        """How many open relays (notified or snoozed) each person holds."""
+
+    def relays_due(self, now: str) -> list[Relay]:
+        """Open relays whose deadline is at or before `now` (ISO time)."""
+
+
+@dataclass
+class EvidenceDoc:
+    """One piece of evidence that a person knows something: a declared skill list, a bio,
+    or a past answer together with its question."""
+
+    id: str  # e.g. "skills:u1", "bio:u1", "answer:a17"
+    person_id: str
+    kind: str  # skills | bio | answer
+    text: str
+    tags: list[str] = field(default_factory=list)
+    question_id: str | None = None
+    accepted: bool = False
+    score: int = 0
+    created_at: str = ""
+    vector: Sequence[float] | None = None
+
+
+@dataclass
+class Hit:
+    """A document returned by the search index with its raw score."""
+
+    doc: EvidenceDoc
+    score: float
+
+
+class SearchIndex(Protocol):
+    """Retrieves evidence documents; it never ranks people (that is `matching`'s job)."""
+
+    def upsert(self, docs: Sequence[EvidenceDoc]) -> None:
+        """Add or replace documents by id; each carries its vector."""
+
+    def delete(self, doc_ids: Sequence[str]) -> None:
+        """Remove documents by id; unknown ids are ignored."""
+
+    def delete_person(self, person_id: str) -> None:
+        """Remove every document of a person."""
+
+    def bm25(self, text: str, k: int, exclude_people: Iterable[str] = ()) -> list[Hit]:
+        """Top `k` documents by BM25 (higher score is better), active people only."""
+
+    def knn(self, vector: Sequence[float], k: int, exclude_people: Iterable[str] = ()) -> list[Hit]:
+        """Top `k` documents by cosine similarity, active people only."""
+
+    def doc_ids(self) -> set[str]:
+        """Every indexed document id (for reindexing)."""
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors."""
+
+    dimensions: int
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One normalised vector per text, in order."""
+
+
+class Mailer(Protocol):
+    """Sends notification mails (outbox + SMTP locally, SES on AWS)."""
+
+    def send(self, *, to: str, subject: str, text: str, headers: dict[str, str] | None = None,
+             kind: str = "notification") -> str:
+        """Queue or send one mail; returns its Message-ID."""
+
+
+class Clock(Protocol):
+    """The current time, injectable for tests."""
+
+    def now(self) -> datetime:
+        """Timezone-aware current time (UTC)."""

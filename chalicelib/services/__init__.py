@@ -1,0 +1,1 @@
+"""Use cases of Relais. Each service takes its ports in its constructor (see bootstrap)."""

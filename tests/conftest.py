@@ -1,0 +1,80 @@
+"""Shared fixtures: a fresh Relais on an in-memory SQLite database, and an HTTP client."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from chalice.test import Client
+
+import app as app_module
+from chalicelib.bootstrap import bootstrap
+from chalicelib.clock import FixedClock
+from chalicelib.config import Settings
+
+TEST_SECRET = "test-secret-for-relais-tokens-0123456789"
+
+
+def make_settings(tmp_path, **overrides) -> Settings:
+    return Settings(db_path=":memory:", data_dir=str(tmp_path), token_secret=TEST_SECRET,
+                    **overrides)
+
+
+@pytest.fixture
+def clock():
+    return FixedClock()
+
+
+@pytest.fixture
+def relais(tmp_path, clock):
+    return bootstrap(make_settings(tmp_path), clock=clock)
+
+
+class Api:
+    """The Chalice test client with JSON bodies and bearer tokens filled in."""
+
+    def __init__(self, client: Client, relais):
+        self.client = client
+        self.relais = relais
+
+    def headers(self, person: str | None, role: str = "employee", extra=None) -> dict:
+        headers = {"Content-Type": "application/json"}
+        if person:
+            headers["Authorization"] = "Bearer " + self.relais.tokens.issue(person, role)
+        headers.update(extra or {})
+        return headers
+
+    def call(self, method: str, path: str, body=None, *, person: str | None = "u1",
+             role: str = "employee", raw: bytes | str | None = None, headers=None):
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        response = getattr(self.client.http, method.lower())(
+            path, headers=self.headers(person, role, headers), body=payload)
+        response.json = json.loads(response.body) if response.body else None
+        return response
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.call("POST", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.call("PATCH", path, body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.call("PUT", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.call("DELETE", path, **kw)
+
+
+@pytest.fixture
+def api(relais):
+    app_module.use(relais)
+    with Client(app_module.app) as client:
+        yield Api(client, relais)
+
+
+def seed_people(relais, people: list[dict]) -> None:
+    """Create people through HR sync, the way a real deployment gets them."""
+    report = relais.hr_sync.upsert(people)
+    assert report["counts"]["error"] == 0, report
