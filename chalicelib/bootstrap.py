@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from .auth import TokenIssuer, token_secret
 from .clock import SystemClock
 from .config import Settings
-from .ports import Clock, ProfileStore, QuestionStore
+from .domain import Answer, Profile, Question
+from .ports import Clock, Embedder, Mailer, ProfileStore, QuestionStore, SearchIndex
 from .services.hr_sync import HrSyncService
+from .services.notify import Notifier
 from .services.profiles import ProfileService
 from .services.questions import QuestionService
+from .services.routing import RoutingService
 
 
 @dataclass
@@ -20,32 +23,91 @@ class Relais:
     clock: Clock
     profile_store: ProfileStore
     question_store: QuestionStore
+    index: SearchIndex
+    embedder: Embedder
+    mailer: Mailer
     tokens: TokenIssuer | None
     profiles: ProfileService
     hr_sync: HrSyncService
     questions: QuestionService
+    routing: RoutingService
+    notifier: Notifier
+    indexer: object | None = None  # in-process indexer (embedded profile only)
 
 
-def _embedded_stores(settings: Settings):
+@dataclass
+class Adapters:
+    profile_store: ProfileStore
+    question_store: QuestionStore
+    index: SearchIndex
+    mailer: Mailer
+    tokens: TokenIssuer | None
+    index_in_process: bool  # embedded: index right after each write; aws: the stream does
+
+
+def default_embedder(settings: Settings) -> Embedder:
+    """sentence-transformers where torch is installed, loaded on first use, with a cache."""
+    from .adapters.embedders import CachingEmbedder, SentenceTransformerEmbedder
+
+    return CachingEmbedder(SentenceTransformerEmbedder(settings.embedding_model))
+
+
+def embedded_adapters(settings: Settings) -> Adapters:
+    from .adapters.embedded_index import EmbeddedIndex
+    from .adapters.mail import OutboxMailer
     from .adapters.sqlite_db import SQLiteDatabase
     from .adapters.sqlite_store import SQLiteProfileStore, SQLiteQuestionStore
 
     db = SQLiteDatabase(settings.database)
-    return SQLiteProfileStore(db), SQLiteQuestionStore(db)
+    return Adapters(
+        profile_store=SQLiteProfileStore(db), question_store=SQLiteQuestionStore(db),
+        index=EmbeddedIndex(db), mailer=OutboxMailer(db, settings.mail_from, settings.smtp_url),
+        tokens=TokenIssuer(token_secret(settings), settings.token_ttl_hours),
+        index_in_process=True)
 
 
-def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None) -> Relais:
+def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
+              embedder: Embedder | None = None, adapters: Adapters | None = None) -> Relais:
     """Build Relais for `settings.backend` (embedded: SQLite + in-process search)."""
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
-    if settings.backend == "embedded":
-        profile_store, question_store = _embedded_stores(settings)
-        tokens = TokenIssuer(token_secret(settings), settings.token_ttl_hours)
-    else:
-        raise ValueError(f"unknown backend {settings.backend!r} (embedded or aws)")
-    profiles = ProfileService(profile_store, clock)
-    hr_sync = HrSyncService(profile_store, clock, settings.hr_sync_max_items)
-    questions = QuestionService(question_store, profile_store, clock)
-    return Relais(settings=settings, clock=clock, profile_store=profile_store,
-                  question_store=question_store, tokens=tokens, profiles=profiles,
-                  hr_sync=hr_sync, questions=questions)
+    if adapters is None:
+        if settings.backend != "embedded":
+            raise ValueError(f"unknown backend {settings.backend!r} (embedded or aws)")
+        adapters = embedded_adapters(settings)
+    embedder = embedder or default_embedder(settings)
+    indexer = None
+    if adapters.index_in_process:
+        from indexer.service import Indexer
+        indexer = Indexer(adapters.profile_store, adapters.question_store, adapters.index,
+                          embedder)
+    notifier = Notifier(adapters.mailer, adapters.profile_store, settings.base_url)
+
+    def profile_changed(profile: Profile) -> None:
+        if indexer is not None:
+            indexer.index_profile(profile)
+
+    profiles = ProfileService(adapters.profile_store, clock, on_change=profile_changed)
+    routing = RoutingService(settings, adapters.profile_store, adapters.question_store, profiles,
+                             adapters.index, embedder, clock, notifier=notifier)
+
+    def answer_changed(question: Question, answer: Answer, event: str) -> None:
+        if indexer is not None:
+            if event == "accepted":
+                indexer.index_question(question)
+            else:
+                indexer.index_answer(question, answer)
+        if event == "added":
+            routing.answered(question, answer)
+            notifier.answered(question, answer)
+
+    questions = QuestionService(adapters.question_store, adapters.profile_store, clock,
+                                after_ask=lambda question: routing.route(question),
+                                after_answer=answer_changed)
+    hr_sync = HrSyncService(adapters.profile_store, clock, settings.hr_sync_max_items,
+                            on_change=profile_changed)
+    return Relais(settings=settings, clock=clock, profile_store=adapters.profile_store,
+                  question_store=adapters.question_store, index=adapters.index,
+                  embedder=embedder, mailer=adapters.mailer, tokens=adapters.tokens,
+                  profiles=profiles, hr_sync=hr_sync, questions=questions, routing=routing,
+                  notifier=notifier, indexer=indexer)

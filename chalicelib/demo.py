@@ -6,6 +6,7 @@ import random
 
 from .auth import Caller
 from .bootstrap import Relais
+from .domain import normalize_skill
 from .schemas import AnswerIn, ProfilePatch, QuestionIn
 
 FIRST = ["Camille", "Louis", "Emma", "Hugo", "Léa", "Lucas", "Chloé", "Gabriel", "Inès", "Jules",
@@ -56,6 +57,11 @@ ANSWER_OPENERS = ["From experience, ", "Ce qui a marché chez nous : ", "Short a
                   "Deux pistes : ", "We solved this last year: "]
 
 
+def ascii_name(name: str) -> str:
+    """A name as it appears in an email address: no accents, spaces or apostrophes."""
+    return "".join(c for c in normalize_skill(name) if c.isalnum())
+
+
 def demo_people(count: int = 300, seed: int = 7) -> list[dict]:
     """HR records for `count` people with a manager tree per department."""
     rng = random.Random(seed)
@@ -80,7 +86,7 @@ def demo_people(count: int = 300, seed: int = 7) -> list[dict]:
         people.append({
             "id": person_id, "name": f"{first} {last}", "title": title, "grade": grade,
             "department": department, "manager_id": manager, "site": rng.choice(SITES),
-            "email": f"{first}.{last}.{index}@example.com".lower().replace(" ", "").replace("'", ""),
+            "email": f"{ascii_name(first)}.{ascii_name(last)}.{index}@example.com",
             "languages": ["fr", "en"] if rng.random() < 0.6 else [rng.choice(["fr", "en"])],
         })
     return people

@@ -69,7 +69,7 @@ def describe(specs, title: str = "Relais API", version: str = "1.0.0") -> dict:
                 spec.content_types[0]: {"schema": body_schema}}}
         paths.setdefault(spec.path, {})[spec.method.lower()] = operation
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": title, "version": version,
                  "description": "Relais relays questions to the colleagues most likely to "
                                 "answer them, and keeps the expertise directory."},

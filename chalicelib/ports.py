@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from .domain import Answer, Profile, Question, Relay
 
@@ -152,6 +155,9 @@ class SearchIndex(Protocol):
     def delete_person(self, person_id: str) -> None:
         """Remove every document of a person."""
 
+    def person_doc_ids(self, person_id: str) -> set[str]:
+        """The ids of every document of a person."""
+
     def bm25(self, text: str, k: int, exclude_people: Iterable[str] = ()) -> list[Hit]:
         """Top `k` documents by BM25 (higher score is better), active people only."""
 
@@ -167,8 +173,8 @@ class Embedder(Protocol):
 
     dimensions: int
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """One normalised vector per text, in order."""
+    def embed(self, texts: Sequence[str]) -> "np.ndarray":
+        """A float32 array of shape (len(texts), dimensions): one unit vector per text."""
 
 
 class Mailer(Protocol):

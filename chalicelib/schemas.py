@@ -27,25 +27,35 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _no_default(schema: dict) -> None:
+    schema.pop("default", None)
+
+
+def Omittable(**kwargs):
+    """A field a client may leave out but not set to null (null would erase a required value)."""
+    return Field(None, json_schema_extra=_no_default, **kwargs)
+
+
 class ProfilePatch(Body):
-    """Fields a person may change on their own profile; HR fields need the hr role."""
+    """Fields a person may change on their own profile; HR fields need the hr role.
+    Only `version`, `away_until` and `manager_id` may be null (null clears them)."""
 
     version: int | None = Field(None, ge=1, description="Version read; a stale one is a 409.")
-    bio: Annotated[str, StringConstraints(max_length=4000)] | None = None
-    skills: list[Skill] | None = Field(None, max_length=50)
-    languages: list[Language] | None = Field(None, max_length=20)
-    site: Short | None = None
+    bio: Annotated[str, StringConstraints(max_length=4000)] = Omittable()
+    skills: list[Skill] = Omittable(max_length=50)
+    languages: list[Language] = Omittable(max_length=20)
+    site: Short = Omittable()
     away_until: date | None = None
-    routing_opt_out: bool | None = None
+    routing_opt_out: bool = Omittable()
     # HR fields
-    name: Name | None = None
-    email: Email | None = None
-    title: Short | None = None
-    grade: Short | None = None
-    department: Short | None = None
+    name: Name = Omittable()
+    email: Email = Omittable()
+    title: Short = Omittable()
+    grade: Short = Omittable()
+    department: Short = Omittable()
     manager_id: PersonId | None = None
-    employee_number: Short | None = None
-    active: bool | None = None
+    employee_number: Short = Omittable()
+    active: bool = Omittable()
 
 
 class HrProfile(Body):
@@ -67,7 +77,8 @@ class HrProfile(Body):
 
 
 class HrSync(Body):
-    profiles: list[dict[str, Any]] = Field(..., description="Up to 1,000 HrProfile objects.")
+    # Items are checked one by one (HrProfile), so that one bad item is reported, not fatal.
+    profiles: list[Any] = Field(..., description="Up to 1,000 HrProfile objects.")
 
 
 class QuestionIn(Body):
@@ -103,17 +114,27 @@ class Snooze(Body):
     hours: float = Field(24.0, gt=0, le=24 * 14)
 
 
+def field_path(loc) -> str:
+    """pydantic's error location as a client reads it: `skills[2]`, `manager.id`."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
 def parse(model: type[BaseModel], data: Any, prefix: str = "") -> BaseModel:
-    """Validate `data`; every problem is reported with the dotted path of its field."""
+    """Validate `data`; every problem is reported with the path of its field
+    (`prefix` names where `data` sits, e.g. `profiles[3].`)."""
     if not isinstance(data, dict):
         raise ValidationError("the body must be a JSON object",
-                              [{"field": prefix or "body", "message": "must be an object"}])
+                              [{"field": prefix.rstrip(".") or "body",
+                                "message": "must be an object"}])
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
         details = []
         for err in exc.errors(include_url=False, include_input=False):
-            path = ".".join(str(p) for p in err["loc"]) or "body"
+            path = field_path(err["loc"]) or "body"
             message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
             details.append({"field": prefix + path, "message": message})
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])

@@ -26,7 +26,8 @@ class HrSyncService:
 
     def upsert(self, items: list) -> dict:
         """Upsert up to `max_items` profiles. Each item is reported as created, updated,
-        unchanged or error (with the field). A manager may appear later in the same batch."""
+        unchanged or error (with the field). A manager may appear later in the same batch.
+        On an existing profile, fields the item leaves out are left as they are."""
         if not isinstance(items, list):
             raise ValidationError("profiles must be a list",
                                   [{"field": "profiles", "message": "must be a list"}])
@@ -60,8 +61,10 @@ class HrSyncService:
             try:
                 report[index] = {"id": item.id, "status": self._apply(item, existing.get(item.id))}
             except (Conflict, ValidationError) as err:
-                report[index] = self._error(items[index], err.details or [
-                    {"field": f"profiles[{index}]", "message": err.message}])
+                report[index] = self._error(items[index], [
+                    {**d, "field": f"profiles[{index}].{d['field']}"} if d.get("field") else d
+                    for d in err.details] or [{"field": f"profiles[{index}]",
+                                               "message": err.message}])
         counts = {s: sum(1 for r in report if r["status"] == s)
                   for s in ("created", "updated", "unchanged", "error")}
         return {"counts": counts, "items": report}
@@ -79,7 +82,8 @@ class HrSyncService:
         if item.manager_id not in batch_ids and item.manager_id not in existing:
             return f"no profile {item.manager_id!r} here or in this batch"
         # Walk the chain as it will be after this batch, to refuse cycles.
-        batch_managers = {i.id: i.manager_id for i in parsed.values()}
+        batch_managers = {i.id: i.manager_id for i in parsed.values()
+                          if "manager_id" in i.model_fields_set or i.id not in existing}
 
         def manager_of(person_id: str) -> str | None:
             if person_id in batch_managers:
@@ -100,10 +104,12 @@ class HrSyncService:
         return None
 
     def _apply(self, item: HrProfile, current: Profile | None) -> str:
-        values = item.model_dump()
-        skills = values.pop("skills")
+        # A field the item leaves out keeps its stored value (say a site the person set).
+        values = item.model_dump(exclude_unset=current is not None)
+        skills = values.pop("skills", None)
         values.pop("id")
-        values["manager_id"] = values["manager_id"] or None
+        if "manager_id" in values:
+            values["manager_id"] = values["manager_id"] or None
         now = iso(self.clock.now())
         if current is None:
             profile = Profile(id=item.id, skills=skills or [], created_at=now, updated_at=now,

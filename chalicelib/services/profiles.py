@@ -11,6 +11,7 @@ from ..ports import Clock, Page, ProfileStore
 from ..schemas import ProfilePatch
 
 MAX_RETRIES = 5
+MAX_CHAIN = 1000  # deeper than any real organisation; bounds the cycle check
 
 
 class ProfileService:
@@ -54,9 +55,13 @@ class ProfileService:
         if changes.get("manager_id") == profile_id:
             raise ValidationError("a person cannot be their own manager",
                                   [{"field": "manager_id", "message": "is the person"}])
-        if changes.get("manager_id") and self.store.get(changes["manager_id"]) is None:
-            raise ValidationError("manager_id: no such profile",
-                                  [{"field": "manager_id", "message": "no such profile"}])
+        if changes.get("manager_id"):
+            if self.store.get(changes["manager_id"]) is None:
+                raise ValidationError("manager_id: no such profile",
+                                      [{"field": "manager_id", "message": "no such profile"}])
+            if profile_id in self.management_chain(changes["manager_id"], MAX_CHAIN):
+                raise ValidationError("this manager would make a management cycle",
+                                      [{"field": "manager_id", "message": "makes a cycle"}])
         for _ in range(MAX_RETRIES):
             current = self.get(profile_id)
             if expected is not None and current.version != expected:

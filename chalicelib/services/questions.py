@@ -20,11 +20,12 @@ def new_id(prefix: str) -> str:
 
 
 class QuestionService:
-    """The Q&A use cases. Routing and indexing listen through the `after_*` hooks."""
+    """The Q&A use cases. Routing and indexing listen through the `after_*` hooks;
+    `after_answer` is told whether the answer was added, edited or accepted."""
 
     def __init__(self, questions: QuestionStore, profiles: ProfileStore, clock: Clock,
                  after_ask: Callable[[Question], None] = lambda q: None,
-                 after_answer: Callable[[Question, Answer], None] = lambda q, a: None):
+                 after_answer: Callable[[Question, Answer, str], None] = lambda q, a, event: None):
         self.questions = questions
         self.profiles = profiles
         self.clock = clock
@@ -82,7 +83,7 @@ class QuestionService:
         self._update_question(question_id, lambda q: q.replace(
             answer_count=q.answer_count + 1,
             status="answered" if q.status == "open" else q.status))
-        self.after_answer(self.get(question_id), answer)
+        self.after_answer(self.get(question_id), answer, "added")
         return answer
 
     def get_answer(self, answer_id: str) -> Answer:
@@ -107,7 +108,7 @@ class QuestionService:
                 if data.version is not None:
                     raise
                 continue
-            self.after_answer(self.get(stored.question_id), stored)
+            self.after_answer(self.get(stored.question_id), stored, "edited")
             return stored
         raise Conflict("the answer is being changed by others; retry")
 
@@ -128,7 +129,7 @@ class QuestionService:
         accepted = self._update_answer(answer_id, lambda a: a.replace(accepted=True))
         updated = self._update_question(question_id, lambda q: q.replace(
             accepted_answer_id=answer_id, status="closed" if q.status == "closed" else "answered"))
-        self.after_answer(updated, accepted)
+        self.after_answer(updated, accepted, "accepted")
         return updated
 
     def vote(self, caller: Caller, answer_id: str, value: int) -> int:

@@ -1,0 +1,224 @@
+"""SearchIndex in process: BM25 from SQLite FTS5, exact kNN over vectors kept in SQLite.
+
+Vectors live in SQLite (so a restart or another process sees them) and in one numpy matrix
+in memory, scanned exactly: at 500k documents a scan is tens of milliseconds, bound by
+memory bandwidth, and exact search needs no recall trade-off.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from ..ports import EvidenceDoc, Hit
+from .sqlite_db import SQLiteDatabase, dumps
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS evidence (
+    doc_id TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    question_id TEXT,
+    accepted INTEGER NOT NULL,
+    score INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB
+);
+CREATE INDEX IF NOT EXISTS evidence_person ON evidence(person_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS evidence_fts USING fts5(
+    doc_id UNINDEXED, person_id UNINDEXED, text,
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS index_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO index_meta VALUES ('generation', 0);
+"""
+
+# Words too common to say anything about expertise (English and French).
+STOPWORDS = frozenset("""
+a an and are as at be been but by can could did do does for from had has have how i if in into
+is it its just me my no not of on or our so than that the their them then there these they this
+to was we what when where which who why will with would you your yes about any all also some
+more most other such only own same very s t don should now get use using want need know like
+au aux avec ce ces comment dans de des du elle en est et eux il ils je la le les leur lui ma
+mais me mes moi mon ne nos notre nous on ou par pas pour qu que quel quelle qui sa se ses son
+sur ta te tes toi ton tu un une vos votre vous c d j l n m y est sont être avoir faire peut
+""".split())
+
+
+def match_expression(text: str, max_terms: int = 48) -> str:
+    """Any of the words of `text` (stop-words dropped), each quoted for FTS5."""
+    words, seen = [], set()
+    for word in "".join(c.lower() if c.isalnum() else " " for c in text).split():
+        if word in STOPWORDS or word in seen or len(word) < 2:
+            continue
+        seen.add(word)
+        words.append('"' + word + '"')
+        if len(words) >= max_terms:
+            break
+    return " OR ".join(words)
+
+
+class EmbeddedIndex:
+    """SearchIndex on SQLite FTS5 + an in-memory exact kNN matrix."""
+
+    def __init__(self, db: SQLiteDatabase, dimensions: int = 384):
+        self.db = db
+        self.dimensions = dimensions
+        db.executescript(SCHEMA)
+        self._lock = threading.RLock()
+        self._generation = -1  # the matrix reflects this generation of the table
+        self._matrix = np.zeros((0, dimensions), dtype=np.float32)
+        self._row_doc: list[str | None] = []
+        self._row_person = np.zeros(0, dtype=np.int64)
+        self._doc_row: dict[str, int] = {}
+        self._person_code: dict[str, int] = {}
+        self._free_rows: list[int] = []
+
+    # Writes ------------------------------------------------------------------------------
+    def upsert(self, docs: Sequence[EvidenceDoc]) -> None:
+        if not docs:
+            return
+        rows = []
+        for doc in docs:
+            vector = None
+            if doc.vector is not None:
+                vector = np.asarray(doc.vector, dtype=np.float32).tobytes()
+            rows.append((doc.id, doc.person_id, doc.kind, doc.question_id, int(doc.accepted),
+                         int(doc.score), doc.created_at, dumps(doc.tags), doc.text, vector))
+        with self._lock, self.db.transaction() as conn:
+            conn.executemany("DELETE FROM evidence_fts WHERE doc_id = ?", [(d.id,) for d in docs])
+            conn.executemany("INSERT OR REPLACE INTO evidence VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            conn.executemany("INSERT INTO evidence_fts (doc_id, person_id, text) VALUES (?,?,?)",
+                             [(d.id, d.person_id, d.text) for d in docs])
+            generation = self._bump(conn)
+            if self._generation == generation - 1:
+                for doc in docs:
+                    self._set_row(doc.id, doc.person_id, doc.vector)
+                self._generation = generation
+
+    def delete(self, doc_ids: Sequence[str]) -> None:
+        if not doc_ids:
+            return
+        with self._lock, self.db.transaction() as conn:
+            conn.executemany("DELETE FROM evidence WHERE doc_id = ?", [(i,) for i in doc_ids])
+            conn.executemany("DELETE FROM evidence_fts WHERE doc_id = ?", [(i,) for i in doc_ids])
+            generation = self._bump(conn)
+            if self._generation == generation - 1:
+                for doc_id in doc_ids:
+                    self._clear_row(doc_id)
+                self._generation = generation
+
+    def person_doc_ids(self, person_id: str) -> set[str]:
+        return {r["doc_id"] for r in self.db.query(
+            "SELECT doc_id FROM evidence WHERE person_id = ?", (person_id,))}
+
+    def delete_person(self, person_id: str) -> None:
+        self.delete(sorted(self.person_doc_ids(person_id)))
+
+    def doc_ids(self) -> set[str]:
+        return {r["doc_id"] for r in self.db.query("SELECT doc_id FROM evidence")}
+
+    @staticmethod
+    def _bump(conn) -> int:
+        conn.execute("UPDATE index_meta SET value = value + 1 WHERE key = 'generation'")
+        return conn.execute("SELECT value FROM index_meta WHERE key = 'generation'").fetchone()[0]
+
+    # The in-memory matrix ----------------------------------------------------------------
+    def _set_row(self, doc_id: str, person_id: str, vector) -> None:
+        if vector is None:
+            self._clear_row(doc_id)
+            return
+        row = self._doc_row.get(doc_id)
+        if row is None:
+            if self._free_rows:
+                row = self._free_rows.pop()
+            else:
+                row = len(self._row_doc)
+                if row >= len(self._matrix):
+                    grown = max(1024, 2 * len(self._matrix))
+                    matrix = np.zeros((grown, self.dimensions), dtype=np.float32)
+                    matrix[:len(self._matrix)] = self._matrix
+                    people = np.full(grown, -1, dtype=np.int64)
+                    people[:len(self._row_person)] = self._row_person
+                    self._matrix, self._row_person = matrix, people
+                self._row_doc.append(None)
+            self._doc_row[doc_id] = row
+            self._row_doc[row] = doc_id
+        self._matrix[row] = np.asarray(vector, dtype=np.float32)
+        self._row_person[row] = self._person_code.setdefault(person_id, len(self._person_code))
+
+    def _clear_row(self, doc_id: str) -> None:
+        row = self._doc_row.pop(doc_id, None)
+        if row is not None:
+            self._matrix[row] = 0.0
+            self._row_person[row] = -1
+            self._row_doc[row] = None
+            self._free_rows.append(row)
+
+    def _refresh(self) -> None:
+        """Reload the matrix when another process (a reindex) changed the table."""
+        generation = self.db.query(
+            "SELECT value FROM index_meta WHERE key = 'generation'")[0]["value"]
+        if generation == self._generation:
+            return
+        rows = self.db.query(
+            "SELECT doc_id, person_id, vector FROM evidence WHERE vector IS NOT NULL")
+        self._matrix = np.zeros((max(1024, len(rows)), self.dimensions), dtype=np.float32)
+        self._row_person = np.full(len(self._matrix), -1, dtype=np.int64)
+        self._row_doc, self._doc_row, self._free_rows = [], {}, []
+        for row in rows:
+            self._set_row(row["doc_id"], row["person_id"],
+                          np.frombuffer(row["vector"], dtype=np.float32))
+        self._generation = generation
+
+    # Reads -------------------------------------------------------------------------------
+    def _load_docs(self, scored: list[tuple[str, float]]) -> list[Hit]:
+        if not scored:
+            return []
+        marks = ",".join("?" * len(scored))
+        rows = self.db.query(f"SELECT doc_id, person_id, kind, question_id, accepted, score,"
+                             f" created_at, tags, text FROM evidence WHERE doc_id IN ({marks})",
+                             [doc_id for doc_id, _ in scored])
+        docs = {r["doc_id"]: EvidenceDoc(
+            id=r["doc_id"], person_id=r["person_id"], kind=r["kind"], text=r["text"],
+            tags=json.loads(r["tags"]), question_id=r["question_id"],
+            accepted=bool(r["accepted"]), score=r["score"], created_at=r["created_at"])
+            for r in rows}
+        return [Hit(docs[doc_id], score) for doc_id, score in scored if doc_id in docs]
+
+    def bm25(self, text: str, k: int, exclude_people: Iterable[str] = ()) -> list[Hit]:
+        expression = match_expression(text)
+        if not expression or k <= 0:
+            return []
+        excluded = list(dict.fromkeys(exclude_people))
+        clause = ""
+        if excluded:
+            clause = f" AND person_id NOT IN ({','.join('?' * len(excluded))})"
+        rows = self.db.query(
+            f"SELECT doc_id, bm25(evidence_fts) AS rank FROM evidence_fts"
+            f" WHERE evidence_fts MATCH ?{clause} ORDER BY rank LIMIT ?",
+            [expression, *excluded, k])
+        # FTS5's bm25() is lower-is-better; the port promises higher-is-better.
+        return self._load_docs([(r["doc_id"], -r["rank"]) for r in rows])
+
+    def knn(self, vector, k: int, exclude_people: Iterable[str] = ()) -> list[Hit]:
+        with self._lock:
+            self._refresh()
+            count = len(self._row_doc)
+            if count == 0 or k <= 0:
+                return []
+            scores = self._matrix[:count] @ np.asarray(vector, dtype=np.float32)
+            people = self._row_person[:count]
+            scores[people < 0] = -np.inf
+            codes = [self._person_code[p] for p in exclude_people if p in self._person_code]
+            if codes:
+                scores[np.isin(people, codes)] = -np.inf
+            k = min(k, count)
+            top = np.argpartition(-scores, k - 1)[:k]
+            top = top[np.argsort(-scores[top])]
+            scored = [(self._row_doc[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
+        return self._load_docs(scored)

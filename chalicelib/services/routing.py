@@ -1,0 +1,241 @@
+"""Routing: suggest experts for a draft, relay a stored question, re-route and escalate."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from .. import matching
+from ..auth import Caller
+from ..clock import iso
+from ..config import Settings
+from ..domain import OPEN_RELAY_STATES, Profile, Question, Relay
+from ..errors import Conflict, Forbidden, NotFound
+from ..evidence import question_text
+from ..ports import Clock, Embedder, ProfileStore, QuestionStore, SearchIndex
+from .profiles import ProfileService
+
+CANDIDATE_DOCS = 100  # top-K documents asked of each list (BM25, kNN)
+
+
+@dataclass
+class Draft:
+    """What routing reads of a question: its words and tags, never who the asker is above."""
+
+    title: str
+    body: str = ""
+    tags: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return question_text(self.title, self.body, self.tags)
+
+
+class RoutingService:
+    """Finds the colleagues most likely to answer, and relays questions to them."""
+
+    def __init__(self, settings: Settings, profiles: ProfileStore, questions: QuestionStore,
+                 directory: ProfileService, index: SearchIndex, embedder: Embedder, clock: Clock,
+                 notifier=None, weights: matching.Weights = matching.DEFAULT_WEIGHTS):
+        self.settings = settings
+        self.profiles = profiles
+        self.questions = questions
+        self.directory = directory
+        self.index = index
+        self.embedder = embedder
+        self.clock = clock
+        self.notifier = notifier
+        self.weights = weights
+
+    # Ranking -----------------------------------------------------------------------------
+    def excluded_for(self, asker_id: str | None) -> set[str]:
+        """The asker and, by default, their management chain up to the configured depth."""
+        if not asker_id:
+            return set()
+        return {asker_id, *self.directory.management_chain(
+            asker_id, self.settings.management_chain_depth)}
+
+    def retrieve(self, draft: Draft, exclude: set[str]):
+        """The two candidate lists of evidence documents."""
+        bm25 = self.index.bm25(draft.text, CANDIDATE_DOCS, exclude_people=exclude)
+        vector = self.embedder.embed([draft.text])[0]
+        knn = self.index.knn(vector, CANDIDATE_DOCS, exclude_people=exclude)
+        return bm25, knn
+
+    def rank(self, draft: Draft, asker_id: str | None, *, limit: int,
+             also_exclude: set[str] = frozenset()) -> list[matching.Suggestion]:
+        exclude = self.excluded_for(asker_id) | set(also_exclude)
+        bm25, knn = self.retrieve(draft, exclude)
+        fused = matching.fuse(bm25, knn, self.weights)
+        suggestions = matching.aggregate(fused, query_tags=draft.tags, query_text=draft.text,
+                                         weights=self.weights)
+        people = self.profiles.get_many(s.person_id for s in suggestions)
+        loads = self.questions.open_relay_counts(people)
+        today = self.clock.now().date().isoformat()
+        candidates = {
+            p.id: matching.Candidate(
+                person_id=p.id, routing_opt_out=p.routing_opt_out,
+                away=bool(p.away_until and p.away_until >= today), open_relays=loads.get(p.id, 0))
+            for p in people.values() if p.active and not p.deleted}
+        policy = matching.Policy(excluded=frozenset(exclude),
+                                 open_relay_damping=self.settings.open_relay_damping,
+                                 max_open_relays=self.settings.max_open_relays)
+        return matching.apply_policy(suggestions, candidates, policy)[:limit]
+
+    def suggest_experts(self, draft: Draft, asker_id: str, limit: int = 5) -> list[dict]:
+        """Experts for a draft: nothing is stored. Each comes with why."""
+        suggestions = self.rank(draft, asker_id, limit=limit)
+        people = self.profiles.get_many(s.person_id for s in suggestions)
+        titles = self._question_titles(suggestions)
+        return [self._suggestion_view(s, people[s.person_id], titles) for s in suggestions]
+
+    def similar_questions(self, draft: Draft, caller_id: str, limit: int = 5) -> list[dict]:
+        """Answered questions close to the draft (from answer evidence, grouped by question)."""
+        bm25, knn = self.retrieve(draft, set())
+        best: dict[str, float] = {}
+        for doc, score in matching.fuse(bm25, knn, self.weights).values():
+            if doc.kind == "answer" and doc.question_id:
+                best[doc.question_id] = max(best.get(doc.question_id, 0.0), score)
+        shown = []
+        for question_id in sorted(best, key=lambda q: -best[q]):
+            question = self.questions.get_question(question_id)
+            if question is None or question.answer_count == 0:
+                continue
+            shown.append({"id": question.id, "title": question.title, "status": question.status,
+                          "answer_count": question.answer_count, "tags": question.tags,
+                          "accepted": question.accepted_answer_id is not None,
+                          "score": round(best[question_id], 4)})
+            if len(shown) >= limit:
+                break
+        return shown
+
+    def _question_titles(self, suggestions) -> dict[str, str]:
+        ids = {e.question_id for s in suggestions for e in s.evidence if e.question_id}
+        titles = {}
+        for question_id in ids:
+            question = self.questions.get_question(question_id)
+            if question is not None:
+                titles[question_id] = question.title
+        return titles
+
+    @staticmethod
+    def _suggestion_view(suggestion: matching.Suggestion, person: Profile,
+                         titles: dict[str, str]) -> dict:
+        reasons = matching.explain(suggestion)
+        for reason in reasons:
+            if reason["question_id"]:
+                reason["question_title"] = titles.get(reason["question_id"], "")
+                reason["text"] = ""  # the question title says it; the answer is one click away
+        return {"person": {"id": person.id, "name": person.name, "department": person.department,
+                           "site": person.site, "languages": person.languages,
+                           "skills": person.skills},
+                "score": round(suggestion.score, 5), "damped_by_load": suggestion.damped_by_load,
+                "explanation": reasons}
+
+    # Relaying ----------------------------------------------------------------------------
+    def route(self, question: Question, count: int | None = None, *,
+              reason: str = "match") -> list[Relay]:
+        """Relay `question` to the next best `count` people it was not yet relayed to."""
+        count = self.settings.relay_count if count is None else count
+        already = {r.expert_id for r in self.questions.relays_for_question(question.id)}
+        draft = Draft(question.title, question.body, tuple(question.tags))
+        suggestions = self.rank(draft, question.asker_id, limit=count, also_exclude=already)
+        return [self._relay(question, s.person_id, reason, rank=len(already) + i + 1,
+                            score=s.score, explanation=matching.explain(s))
+                for i, s in enumerate(suggestions)]
+
+    def _relay(self, question: Question, expert_id: str, reason: str, *, rank: int = 0,
+               score: float = 0.0, explanation: list | None = None) -> Relay:
+        now = self.clock.now()
+        relay = self.questions.put_relay(Relay(
+            question_id=question.id, expert_id=expert_id, reason=reason, rank=rank,
+            score=round(score, 6), explanation=explanation or [],
+            due_at=iso(now + timedelta(hours=self.settings.answer_deadline_hours)),
+            created_at=iso(now), updated_at=iso(now)))
+        if self.notifier is not None:
+            self.notifier.relayed(question, relay)
+        return relay
+
+    def _my_open_relay(self, caller: Caller, question_id: str) -> Relay:
+        relay = self.questions.get_relay(question_id, caller.id)
+        if relay is None:
+            raise NotFound("this question was not relayed to you")
+        if relay.state not in OPEN_RELAY_STATES:
+            raise Conflict(f"this relay is already {relay.state}",
+                           [{"field": "state", "message": relay.state}])
+        return relay
+
+    def decline(self, caller: Caller, question_id: str) -> Relay:
+        """The expert passes: the question goes to the next best person."""
+        relay = self._my_open_relay(caller, question_id)
+        stored = self.questions.put_relay(relay.replace(state="declined",
+                                                        updated_at=iso(self.clock.now())))
+        self._reroute(question_id)
+        return stored
+
+    def snooze(self, caller: Caller, question_id: str, hours: float) -> Relay:
+        """Not now: the relay waits, and the next best person gets the question meanwhile."""
+        relay = self._my_open_relay(caller, question_id)
+        until = self.clock.now() + timedelta(hours=hours)
+        stored = self.questions.put_relay(relay.replace(
+            state="snoozed", snoozed_until=iso(until), due_at=iso(until),
+            updated_at=iso(self.clock.now())))
+        self._reroute(question_id)
+        return stored
+
+    def mark_away(self, person_id: str, until: str | None) -> list[Relay]:
+        """The person is away (an out-of-office reply): their open relays go to others."""
+        moved = []
+        for relay in self.questions.relays_for_expert(person_id, OPEN_RELAY_STATES):
+            moved.append(self.questions.put_relay(relay.replace(
+                state="declined", updated_at=iso(self.clock.now()))))
+            self._reroute(relay.question_id)
+        return moved
+
+    def _reroute(self, question_id: str) -> None:
+        question = self.questions.get_question(question_id)
+        if question is not None and question.status == "open":
+            self.route(question, 1, reason="reroute")
+
+    def answered(self, question: Question, answer) -> None:
+        """An answer arrived: the author's relay (if any) is answered."""
+        relay = self.questions.get_relay(question.id, answer.author_id)
+        if relay is not None and relay.state != "answered":
+            self.questions.put_relay(relay.replace(state="answered",
+                                                   updated_at=iso(self.clock.now())))
+
+    def relays_for(self, caller: Caller, states=None) -> list[Relay]:
+        return self.questions.relays_for_expert(caller.id, states)
+
+    def relays_of_question(self, caller: Caller, question: Question) -> list[Relay]:
+        """Who a question was relayed to: for its asker (and admins) only."""
+        if question.asker_id != caller.id and not caller.is_admin:
+            raise Forbidden("only the asker sees who a question was relayed to")
+        return self.questions.relays_for_question(question.id)
+
+    def escalate_due(self) -> dict:
+        """Relays past their deadline expire. A question still unanswered then goes to more
+        peers; when peers relayed by escalation also missed it, to the asker's manager (never
+        for an anonymous question: that would reveal who asked)."""
+        now = iso(self.clock.now())
+        counts = {"expired": 0, "peers": 0, "managers": 0}
+        touched: dict[str, Question] = {}
+        for relay in self.questions.relays_due(now):
+            self.questions.put_relay(relay.replace(state="expired", updated_at=now))
+            counts["expired"] += 1
+            question = self.questions.get_question(relay.question_id)
+            if question is not None and question.status == "open":
+                touched[question.id] = question
+        for question in touched.values():
+            relays = self.questions.relays_for_question(question.id)
+            if any(r.state in OPEN_RELAY_STATES for r in relays):
+                continue
+            if not any(r.reason == "escalation_peer" for r in relays):
+                counts["peers"] += len(self.route(question, self.settings.escalation_peer_count,
+                                                  reason="escalation_peer"))
+            elif (self.settings.escalate_to_managers and not question.anonymous
+                  and not any(r.reason == "escalation_manager" for r in relays)):
+                chain = self.directory.management_chain(question.asker_id, 1)
+                if chain:
+                    self._relay(question, chain[0], "escalation_manager")
+                    counts["managers"] += 1
+        return counts

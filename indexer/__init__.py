@@ -1,0 +1,1 @@
+"""The indexer: evidence documents from profiles and answers -> embeddings -> SearchIndex."""
