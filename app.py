@@ -1,14 +1,18 @@
 """Chalice entry point: routes only. Each parses, calls one service, and returns a view."""
 from __future__ import annotations
 
-from chalice import Chalice, Response
+from chalice import Chalice
 
 from chalicelib import views
 from chalicelib.auth import identify
 from chalicelib.bootstrap import Relais, bootstrap
-from chalicelib.errors import Forbidden
+from chalicelib.domain import OPEN_RELAY_STATES, RELAY_STATES
+from chalicelib.errors import Forbidden, field_error
 from chalicelib.http import PAGING, Query, RouteTable, page_body
-from chalicelib.schemas import Accept, AnswerEdit, AnswerIn, HrSync, ProfilePatch, QuestionIn, Vote
+from chalicelib.schemas import (Accept, AnswerEdit, AnswerIn, HrSync, ProfilePatch, QuestionIn,
+                                Snooze, Vote)
+from chalicelib.schemas import Draft as DraftIn
+from chalicelib.services.routing import Draft
 
 app = Chalice(app_name="relais")
 _relais: Relais | None = None
@@ -161,3 +165,232 @@ def vote(call, answer_id):
            summary="Close a question (the asker or an admin).")
 def close(call, question_id):
     return show_question(call, relais().questions.close(call.caller, question_id))
+
+
+# Routing ---------------------------------------------------------------------------------
+def draft_of(body) -> Draft:
+    return Draft(body.title, body.body, tuple(body.tags))
+
+
+@api.route("/suggestions/experts", "POST", body=DraftIn, tag="routing",
+           query=[Query("limit", "integer", "How many people (1-20, default 5).", 1, 20)],
+           summary="Experts for a draft question, each with why; nothing is stored.")
+def suggest_experts(call):
+    return {"experts": relais().routing.suggest_experts(
+        draft_of(call.body), call.caller.id, call.query.get("limit", 5))}
+
+
+@api.route("/suggestions/questions", "POST", body=DraftIn, tag="routing",
+           query=[Query("limit", "integer", "How many questions (1-20, default 5).", 1, 20)],
+           summary="Answered questions similar to a draft.")
+def similar_questions(call):
+    return {"questions": relais().routing.similar_questions(
+        draft_of(call.body), call.caller.id, call.query.get("limit", 5))}
+
+
+def show_relays(relays, *, with_question: bool, call) -> list[dict]:
+    people = relais().profile_store.get_many(r.expert_id for r in relays)
+    shown = []
+    for relay in relays:
+        data = views.relay_view(relay, people)
+        if with_question:
+            data["question"] = show_question(call, relais().questions.get(relay.question_id))
+        shown.append(data)
+    return shown
+
+
+@api.route("/relays", summary="Questions relayed to me.", tag="routing",
+           query=[Query("state", description="notified, snoozed, declined, answered, expired; "
+                                             "`open` for notified and snoozed.")])
+def my_relays(call):
+    state = call.query.get("state")
+    states = OPEN_RELAY_STATES if state == "open" else (state,) if state else None
+    if states and not set(states) <= set(RELAY_STATES):
+        raise field_error("state", "unknown relay state")
+    relays = relais().routing.relays_for(call.caller, states)
+    return {"items": show_relays(relays, with_question=True, call=call)}
+
+
+@api.route("/questions/{question_id}/relays", tag="routing",
+           summary="Who the question was relayed to and where each stands (the asker only).")
+def question_relays(call, question_id):
+    question = relais().questions.get(question_id)
+    relays = relais().routing.relays_of_question(call.caller, question)
+    return {"items": show_relays(relays, with_question=False, call=call)}
+
+
+@api.route("/questions/{question_id}/decline", "POST", tag="routing",
+           summary="Decline a question relayed to me; it goes to the next person.")
+def decline(call, question_id):
+    relay = relais().routing.decline(call.caller, question_id)
+    return show_relays([relay], with_question=False, call=call)[0]
+
+
+@api.route("/questions/{question_id}/snooze", "POST", body=Snooze, tag="routing",
+           summary="Snooze a question relayed to me; the next person gets it meanwhile.")
+def snooze(call, question_id):
+    relay = relais().routing.snooze(call.caller, question_id, call.body.hours)
+    return show_relays([relay], with_question=False, call=call)[0]
+
+
+# Administration --------------------------------------------------------------------------
+def require_admin(call) -> None:
+    if not call.caller.is_admin:
+        raise Forbidden("this needs the admin role")
+
+
+@api.route("/admin/outbox", summary="Mails Relais sent or queued (embedded profile).",
+           tag="admin", query=[Query("recipient", description="Only mails to this address."),
+                               *PAGING])
+def outbox(call):
+    require_admin(call)
+    page = relais().mailer.list(limit=call.query.get("limit", 20), cursor=call.query.get("cursor"),
+                                recipient=call.query.get("recipient"))
+    return page_body(page, lambda item: item)
+
+
+@api.route("/admin/escalations", "POST", tag="admin",
+           summary="Expire overdue relays and escalate unanswered questions now.")
+def escalate(call):
+    require_admin(call)
+    return relais().routing.escalate_due()
+
+
+@app.schedule("rate(15 minutes)")
+def escalate_on_schedule(event):
+    """On AWS, overdue relays are escalated every 15 minutes."""
+    return relais().routing.escalate_due()
+
+
+# SCIM 2.0 --------------------------------------------------------------------------------
+# Identity providers (Okta, Microsoft Entra ID) provision people here (RFC 7643/7644).
+# Errors are SCIM Error messages; bodies are read as application/scim+json or application/json.
+from chalice import Response as ScimResponse  # noqa: E402
+
+from chalicelib.services import scim  # noqa: E402
+
+SCIM_TYPES = ["application/scim+json", "application/json"]
+SCIM_USER = {"type": "object", "description": "A SCIM User (RFC 7643 §4.1), with the enterprise "
+                                              "extension (§4.3) if wanted."}
+SCIM_PATCH = {"type": "object", "required": ["Operations"],
+              "description": "A SCIM PatchOp (RFC 7644 §3.5.2): add, replace, remove."}
+SCIM_SHAPE = [Query("attributes", description="Return only these attributes (comma-separated)."),
+              Query("excludedAttributes", description="Leave these attributes out.")]
+SCIM_LIST = [Query("filter", description='attr eq "value" [and ...] on userName, externalId, '
+                                         'emails or id.'),
+             Query("startIndex", "integer", "1-based index of the first result."),
+             Query("count", "integer", f"Results per page (at most {scim.MAX_RESULTS})."),
+             Query("sortBy", description="Accepted and ignored: sorting is not supported."),
+             Query("sortOrder", description="Accepted and ignored."), *SCIM_SHAPE]
+
+
+def scim_error(error) -> ScimResponse:
+    status, body = scim.error_body(error)
+    headers = {"Content-Type": SCIM_TYPES[0]}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="relais"'
+    return ScimResponse(body=body, status_code=status, headers=headers)
+
+
+def scim_route(path: str, method: str = "GET", **options):
+    return api.route(path, method, tag="scim", content_types=SCIM_TYPES, on_error=scim_error,
+                     **options)
+
+
+def scim_service(call) -> scim.ScimService:
+    require_hr(call)
+    return relais().scim
+
+
+def show_scim_user(call, profile, status: int = 200) -> ScimResponse:
+    service = relais().scim
+    body = service.to_resource(profile, call.query.get("attributes"),
+                               call.query.get("excludedAttributes"))
+    headers = {"Content-Type": SCIM_TYPES[0], "ETag": scim.etag(profile)}
+    if status == 201:
+        headers["Location"] = service.location(profile)
+    return ScimResponse(body=body, status_code=status, headers=headers)
+
+
+# Discovery documents are the same for everyone and reveal nothing, so they need no token.
+@scim_route("/scim/v2/ServiceProviderConfig", auth=False,
+            summary="SCIM features supported: patch, filter, etag; no bulk, no sort.")
+def scim_service_provider_config(call):
+    return relais().scim.service_provider_config()
+
+
+@scim_route("/scim/v2/ResourceTypes", auth=False, summary="SCIM resource types (User).")
+def scim_resource_types(call):
+    return scim.list_response(relais().scim.resource_types())
+
+
+@scim_route("/scim/v2/ResourceTypes/{type_id}", auth=False, summary="One SCIM resource type.")
+def scim_resource_type(call, type_id):
+    found = [t for t in relais().scim.resource_types() if t["id"] == type_id]
+    if not found:
+        raise scim.ScimError(404, f"resource type {type_id!r} not found")
+    return found[0]
+
+
+@scim_route("/scim/v2/Schemas", auth=False, summary="SCIM schemas: User, EnterpriseUser.")
+def scim_schemas(call):
+    return scim.list_response(relais().scim.schemas())
+
+
+@scim_route("/scim/v2/Schemas/{schema_id}", auth=False, summary="One SCIM schema by URN.")
+def scim_schema(call, schema_id):
+    found = [s for s in relais().scim.schemas() if s["id"] == schema_id]
+    if not found:
+        raise scim.ScimError(404, f"schema {schema_id!r} not found")
+    return found[0]
+
+
+@scim_route("/scim/v2/Users", query=SCIM_LIST,
+            summary="List or find Users (filter, startIndex, count); inactive ones included.")
+def scim_list_users(call):
+    service = scim_service(call)
+    total, start, page = service.list(call.query.get("filter"), call.query.get("startIndex"),
+                                      call.query.get("count"))
+    return service.list_body(total, start, page, call.query.get("attributes"),
+                             call.query.get("excludedAttributes"))
+
+
+@scim_route("/scim/v2/Users", "POST", body=SCIM_USER, query=SCIM_SHAPE, status=201,
+            summary="Provision a person; 409 uniqueness if the userName is taken.")
+def scim_create_user(call):
+    return show_scim_user(call, scim_service(call).create(call.body), status=201)
+
+
+@scim_route("/scim/v2/Users/{user_id}", query=SCIM_SHAPE, summary="One User.")
+def scim_get_user(call, user_id):
+    return show_scim_user(call, scim_service(call).get(user_id))
+
+
+@scim_route("/scim/v2/Users/{user_id}", "PUT", body=SCIM_USER, query=SCIM_SHAPE,
+            summary="Replace a User; If-Match makes a stale version a 412.")
+def scim_replace_user(call, user_id):
+    service = scim_service(call)
+    return show_scim_user(call, service.replace(user_id, call.body,
+                                                call.request.headers.get("if-match")))
+
+
+@scim_route("/scim/v2/Users/{user_id}", "PATCH", body=SCIM_PATCH, query=SCIM_SHAPE,
+            summary="Change a User with add/replace/remove operations (deactivate: active).")
+def scim_patch_user(call, user_id):
+    service = scim_service(call)
+    return show_scim_user(call, service.patch(user_id, call.body,
+                                              call.request.headers.get("if-match")))
+
+
+@scim_route("/scim/v2/Users/{user_id}", "DELETE", status=204,
+            summary="Delete a User: hidden everywhere, kept so past answers stay attributed.")
+def scim_delete_user(call, user_id):
+    scim_service(call).delete(user_id, call.request.headers.get("if-match"))
+    return ScimResponse(body="", status_code=204)
+
+
+# Entra's "test connection" also looks for a group; Relais has none, so the list is empty.
+@scim_route("/scim/v2/Groups", query=SCIM_LIST, summary="Groups: always empty.")
+def scim_list_groups(call):
+    scim_service(call)
+    return scim.list_response([], 0, max(1, call.query.get("startIndex") or 1))

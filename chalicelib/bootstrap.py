@@ -13,6 +13,7 @@ from .services.notify import Notifier
 from .services.profiles import ProfileService
 from .services.questions import QuestionService
 from .services.routing import RoutingService
+from .services.scim import ScimService
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Relais:
     tokens: TokenIssuer | None
     profiles: ProfileService
     hr_sync: HrSyncService
+    scim: ScimService
     questions: QuestionService
     routing: RoutingService
     notifier: Notifier
@@ -83,8 +85,10 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                           embedder)
     notifier = Notifier(adapters.mailer, adapters.profile_store, settings.base_url)
 
+    index_now = indexer is not None and settings.index_on_write
+
     def profile_changed(profile: Profile) -> None:
-        if indexer is not None:
+        if index_now:
             indexer.index_profile(profile)
 
     profiles = ProfileService(adapters.profile_store, clock, on_change=profile_changed)
@@ -92,7 +96,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                              adapters.index, embedder, clock, notifier=notifier)
 
     def answer_changed(question: Question, answer: Answer, event: str) -> None:
-        if indexer is not None:
+        if index_now:
             if event == "accepted":
                 indexer.index_question(question)
             else:
@@ -106,8 +110,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                                 after_answer=answer_changed)
     hr_sync = HrSyncService(adapters.profile_store, clock, settings.hr_sync_max_items,
                             on_change=profile_changed)
+    scim = ScimService(adapters.profile_store, clock, settings.base_url, on_change=profile_changed)
     return Relais(settings=settings, clock=clock, profile_store=adapters.profile_store,
                   question_store=adapters.question_store, index=adapters.index,
                   embedder=embedder, mailer=adapters.mailer, tokens=adapters.tokens,
-                  profiles=profiles, hr_sync=hr_sync, questions=questions, routing=routing,
-                  notifier=notifier, indexer=indexer)
+                  profiles=profiles, hr_sync=hr_sync, scim=scim, questions=questions,
+                  routing=routing, notifier=notifier, indexer=indexer)

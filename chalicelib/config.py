@@ -23,6 +23,8 @@ class Settings:
     host: str = "127.0.0.1"
     public_url: str = ""  # what links in mails point to; defaults to http://host:port
     embedding_model: str = "all-MiniLM-L6-v2"
+    # Embedded profile: index each write at once. Bulk imports turn it off and reindex after.
+    index_on_write: bool = True
     # Request limits: a body over this many bytes is refused with 413.
     max_body_bytes: int = 1_000_000
     hr_sync_max_items: int = 1000

@@ -41,6 +41,8 @@ class Profile(Record):
 
     id: str
     name: str
+    given_name: str = ""  # as the identity provider sent it (SCIM name.givenName)
+    family_name: str = ""  # SCIM name.familyName
     email: str = ""
     user_name: str = ""  # SCIM userName; unique when set
     external_id: str = ""  # the identity provider's id for this person

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS questions (
     status TEXT NOT NULL,
     seq INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS questions_seq ON questions(seq);
 CREATE INDEX IF NOT EXISTS questions_asker ON questions(asker_id, seq);
 CREATE INDEX IF NOT EXISTS questions_status ON questions(status, seq);
 CREATE TABLE IF NOT EXISTS question_tags (
@@ -61,6 +62,7 @@ CREATE TABLE IF NOT EXISTS answers (
     deleted INTEGER NOT NULL,
     seq INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS answers_seq ON answers(seq);
 CREATE INDEX IF NOT EXISTS answers_question ON answers(question_id, seq);
 CREATE INDEX IF NOT EXISTS answers_author ON answers(author_id, seq);
 CREATE TABLE IF NOT EXISTS votes (
@@ -79,6 +81,7 @@ CREATE TABLE IF NOT EXISTS relays (
     seq INTEGER NOT NULL,
     PRIMARY KEY (question_id, expert_id)
 );
+CREATE INDEX IF NOT EXISTS relays_seq ON relays(seq);
 CREATE INDEX IF NOT EXISTS relays_expert ON relays(expert_id, state);
 CREATE INDEX IF NOT EXISTS relays_due ON relays(state, due_at);
 """

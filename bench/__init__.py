@@ -1,0 +1,1 @@
+"""Benchmarks: routing quality on real data (routing) and performance (perf)."""

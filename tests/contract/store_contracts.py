@@ -1,0 +1,482 @@
+"""The ProfileStore and QuestionStore contracts (chalicelib/ports.py), written once.
+
+Every adapter runs the same suite: subclass the contract and provide a `store` fixture that
+returns a fresh, empty store, e.g.
+
+    class TestDynamoDBProfileStore(ProfileStoreContract):
+        @pytest.fixture
+        def store(self, tables):
+            return DynamoDBProfileStore(tables)
+
+Orderings are asserted only where the port promises them ("ordered by id", "newest first",
+"oldest first"); records are written with increasing `created_at` so that an adapter ordering
+by time and one ordering by insertion agree.
+"""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from chalicelib.domain import Answer, Profile, Question, Relay
+from chalicelib.errors import Conflict, NotFound, ValidationError
+
+
+def person(pid: str, name: str | None = None, **fields) -> Profile:
+    return Profile(id=pid, name=name or f"Person {pid}", created_at="2026-01-01T00:00:00Z",
+                   updated_at="2026-01-01T00:00:00Z", **fields)
+
+
+def walk(listing, limit: int) -> tuple[list, list]:
+    """Follow `next_cursor` to the end: (every item, every page)."""
+    pages, cursor = [], None
+    while True:
+        page = listing(limit=limit, cursor=cursor)
+        pages.append(page)
+        cursor = page.next_cursor
+        if cursor is None:
+            return [item for p in pages for item in p.items], pages
+
+
+class ProfileStoreContract:
+    """What every ProfileStore must do. Subclasses provide the `store` fixture."""
+
+    @pytest.fixture
+    def store(self):
+        raise NotImplementedError("an adapter's test class provides a fresh `store`")
+
+    # add / get ---------------------------------------------------------------------------
+    def test_add_stores_at_version_1_and_get_returns_it(self, store):
+        added = store.add(person("u1", "Ana", email="ana@example.com", skills=["Python"],
+                                 languages=["fr"], manager_id=None, bio="Data team"))
+        assert added.version == 1
+        got = store.get("u1")
+        assert got == added
+        assert got.skills == ["Python"] and got.languages == ["fr"] and got.bio == "Data team"
+
+    def test_get_of_unknown_id_is_none(self, store):
+        assert store.get("nobody") is None
+
+    def test_add_of_an_existing_id_is_a_conflict_and_keeps_the_first(self, store):
+        store.add(person("u1", "Ana"))
+        with pytest.raises(Conflict):
+            store.add(person("u1", "Impostor"))
+        assert store.get("u1").name == "Ana"
+
+    def test_user_name_is_unique_among_non_deleted_profiles(self, store):
+        store.add(person("u1", user_name="ana"))
+        with pytest.raises(Conflict):
+            store.add(person("u2", user_name="ANA"))
+        assert store.get("u2") is None
+        # A deleted profile frees its user name.
+        first = store.get("u1")
+        store.update(first.replace(deleted=True))
+        store.add(person("u3", user_name="ana"))
+        assert store.find(user_name="ana").id == "u3"
+
+    def test_get_many_returns_the_existing_ones_deleted_included(self, store):
+        store.add(person("u1"))
+        gone = store.add(person("u2"))
+        store.update(gone.replace(deleted=True))
+        found = store.get_many(["u1", "u2", "u3", "u1"])
+        assert sorted(found) == ["u1", "u2"]
+        assert found["u2"].deleted is True
+        assert store.get_many([]) == {}
+
+    # update: compare-and-set ---------------------------------------------------------------
+    def test_update_increments_the_version_and_stores_the_change(self, store):
+        first = store.add(person("u1", "Ana"))
+        second = store.update(first.replace(title="Engineer"))
+        assert second.version == 2
+        assert store.get("u1").title == "Engineer"
+        assert store.get("u1").version == 2
+
+    def test_update_from_a_stale_version_is_a_conflict_and_changes_nothing(self, store):
+        first = store.add(person("u1", "Ana"))
+        store.update(first.replace(title="Engineer"))
+        with pytest.raises(Conflict):
+            store.update(first.replace(title="Manager"))
+        assert store.get("u1").title == "Engineer"
+        assert store.get("u1").version == 2
+
+    def test_update_of_an_unknown_profile_is_not_found(self, store):
+        with pytest.raises(NotFound):
+            store.update(person("ghost", version=1))
+
+    def test_update_that_takes_a_used_user_name_is_a_conflict(self, store):
+        store.add(person("u1", user_name="ana"))
+        bob = store.add(person("u2", user_name="bob"))
+        with pytest.raises(Conflict):
+            store.update(bob.replace(user_name="ana"))
+        assert store.get("u2").user_name == "bob"
+
+    def test_concurrent_updates_from_one_version_let_exactly_one_win(self, store):
+        first = store.add(person("u1"))
+        outcomes, barrier = [], threading.Barrier(8)
+
+        def write(n):
+            barrier.wait()
+            try:
+                store.update(first.replace(site=f"site-{n}"))
+                outcomes.append(("ok", n))
+            except Conflict:
+                outcomes.append(("conflict", n))
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        winners = [n for kind, n in outcomes if kind == "ok"]
+        assert len(winners) == 1 and len(outcomes) == 8
+        assert store.get("u1").site == f"site-{winners[0]}"
+        assert store.get("u1").version == 2
+
+    # find ----------------------------------------------------------------------------------
+    def test_find_by_user_name_email_or_external_id(self, store):
+        store.add(person("u1", user_name="ana.b", email="Ana.B@Example.com", external_id="ext-1"))
+        store.add(person("u2", user_name="bob", email="bob@example.com", external_id="ext-2"))
+        assert store.find(user_name="ana.b").id == "u1"
+        assert store.find(user_name="ANA.B").id == "u1"
+        assert store.find(email="ana.b@example.com").id == "u1"
+        assert store.find(external_id="ext-2").id == "u2"
+        assert store.find(user_name="nobody") is None
+        assert store.find(email="nobody@example.com") is None
+        assert store.find() is None
+
+    def test_find_ignores_deleted_profiles(self, store):
+        ana = store.add(person("u1", user_name="ana", email="ana@example.com", external_id="x1"))
+        store.update(ana.replace(deleted=True))
+        assert store.find(user_name="ana") is None
+        assert store.find(email="ana@example.com") is None
+        assert store.find(external_id="x1") is None
+
+    def test_find_sees_changed_fields(self, store):
+        ana = store.add(person("u1", email="old@example.com"))
+        store.update(ana.replace(email="new@example.com"))
+        assert store.find(email="old@example.com") is None
+        assert store.find(email="new@example.com").id == "u1"
+
+    # list ----------------------------------------------------------------------------------
+    def test_list_pages_through_everyone_once_ordered_by_id(self, store):
+        ids = [f"u{n:02d}" for n in range(23)]
+        for pid in reversed(ids):
+            store.add(person(pid))
+        items, pages = walk(lambda **kw: store.list(**kw), limit=10)
+        assert [p.id for p in items] == ids
+        assert [len(p.items) for p in pages] == [10, 10, 3]
+        assert all(p.total == 23 for p in pages)
+        assert pages[-1].next_cursor is None
+
+    def test_list_skips_leavers_unless_asked_and_never_shows_deleted(self, store):
+        store.add(person("u1"))
+        store.add(person("u2", active=False))
+        gone = store.add(person("u3"))
+        store.update(gone.replace(deleted=True))
+        assert [p.id for p in store.list(limit=10).items] == ["u1"]
+        everyone = store.list(limit=10, include_inactive=True)
+        assert [p.id for p in everyone.items] == ["u1", "u2"]
+        assert everyone.total == 2
+
+    def test_list_by_department(self, store):
+        store.add(person("u1", department="Finance"))
+        store.add(person("u2", department="Legal"))
+        store.add(person("u3", department="Finance"))
+        page = store.list(limit=10, department="Finance")
+        assert [p.id for p in page.items] == ["u1", "u3"] and page.total == 2
+
+    def test_a_cursor_the_store_did_not_make_is_refused(self, store):
+        store.add(person("u1"))
+        with pytest.raises(ValidationError):
+            store.list(limit=10, cursor="not-a-cursor")
+
+    # search --------------------------------------------------------------------------------
+    @pytest.fixture
+    def directory(self, store):
+        store.add(person("u1", "Hélène Dupont", skills=["Kubernetes", "Go"],
+                         bio="Runs the platform team."))
+        store.add(person("u2", "Bob Martin", skills=["Excel"], department="Finance",
+                         bio="Budgets and forecasts; I sometimes read about kubernetes."))
+        store.add(person("u3", "Chloé Bernard", skills=["Droit du travail"],
+                         bio="Responsable de l'Équipe juridique", site="Lyon"))
+        store.add(person("u4", "Dan Leaver", skills=["Kubernetes"], active=False))
+        gone = store.add(person("u5", "Eve Deleted", skills=["Kubernetes"]))
+        store.update(gone.replace(deleted=True))
+        return store
+
+    @pytest.mark.parametrize("text,expected", [
+        ("helene", {"u1"}),  # name, accents ignored
+        ("HÉLÈNE dupont", {"u1"}),
+        ("equipe", {"u3"}),  # free text, accents ignored
+        ("budgets", {"u2"}),
+        ("lyon", {"u3"}),  # site
+        ("finance", {"u2"}),  # department
+        ("excel", {"u2"}),  # declared skill
+        ("droit", {"u3"}),
+        ("excel droit", {"u2", "u3"}),  # any of the words
+        ("nothing-like-this", set()),
+    ])
+    def test_search_finds_people_by_name_skill_or_text(self, directory, text, expected):
+        page = directory.search(text=text)
+        assert {p.id for p in page.items} == expected
+        assert page.total == len(expected)
+
+    def test_search_puts_a_declared_skill_before_a_passing_mention(self, directory):
+        page = directory.search(text="kubernetes")
+        assert [p.id for p in page.items] == ["u1", "u2"]
+
+    def test_search_hides_leavers_and_deleted_profiles(self, directory):
+        found = {p.id for p in directory.search(text="kubernetes").items}
+        assert "u4" not in found and "u5" not in found
+        assert directory.search(text="leaver").items == []
+
+    @pytest.mark.parametrize("skill", ["kubernetes", "Kubernetes ", "KUBERNETES"])
+    def test_skill_filter_keeps_only_people_with_that_declared_skill(self, directory, skill):
+        page = directory.search(skill=skill)
+        assert [p.id for p in page.items] == ["u1"]  # not u2 (mention), not the leaver u4
+
+    def test_skill_filter_ignores_accents(self, directory):
+        assert [p.id for p in directory.search(skill="DROIT DU TRÁVAIL").items] == ["u3"]
+
+    def test_skill_filter_and_text_together(self, directory):
+        assert [p.id for p in directory.search(text="platform", skill="go").items] == ["u1"]
+        assert directory.search(text="budgets", skill="go").items == []
+
+    def test_search_follows_updates(self, directory):
+        bob = directory.get("u2")
+        directory.update(bob.replace(bio="Treasury", skills=["Rust"]))
+        assert directory.search(text="budgets").items == []
+        assert [p.id for p in directory.search(text="treasury").items] == ["u2"]
+        assert [p.id for p in directory.search(skill="rust").items] == ["u2"]
+        assert directory.search(skill="excel").items == []
+        leaver = directory.get("u1")
+        directory.update(leaver.replace(active=False))
+        assert directory.search(text="helene").items == []
+
+    def test_search_pages_are_complete_and_stable(self, store):
+        for n in range(25):
+            store.add(person(f"u{n:02d}", f"Analyst {n}", skills=["SQL"]))
+        store.add(person("x1", "Someone Else"))
+        items, pages = walk(lambda **kw: store.search(text="sql", **kw), limit=10)
+        assert sorted(p.id for p in items) == [f"u{n:02d}" for n in range(25)]
+        assert len({p.id for p in items}) == 25
+        assert [len(p.items) for p in pages] == [10, 10, 5]
+        assert all(p.total == 25 for p in pages)
+        again = store.search(text="sql", limit=10, cursor=pages[0].next_cursor)
+        assert [p.id for p in again.items] == [p.id for p in pages[1].items]
+
+    def test_all_ids_includes_deleted_and_inactive(self, store):
+        store.add(person("u1"))
+        store.add(person("u2", active=False))
+        gone = store.add(person("u3"))
+        store.update(gone.replace(deleted=True))
+        assert sorted(store.all_ids()) == ["u1", "u2", "u3"]
+
+
+def question(qid: str, n: int = 0, **fields) -> Question:
+    stamp = f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}Z"
+    fields.setdefault("asker_id", "u1")
+    fields.setdefault("title", f"Question {qid}")
+    return Question(id=qid, created_at=stamp, updated_at=stamp, **fields)
+
+
+def answer(aid: str, qid: str, n: int = 0, **fields) -> Answer:
+    stamp = f"2026-01-02T00:{n // 60:02d}:{n % 60:02d}Z"
+    fields.setdefault("author_id", "u2")
+    fields.setdefault("body", f"Answer {aid}")
+    return Answer(id=aid, question_id=qid, created_at=stamp, updated_at=stamp, **fields)
+
+
+def relay(qid: str, expert: str, n: int = 0, **fields) -> Relay:
+    stamp = f"2026-01-03T00:{n // 60:02d}:{n % 60:02d}Z"
+    return Relay(question_id=qid, expert_id=expert, created_at=stamp, updated_at=stamp, **fields)
+
+
+class QuestionStoreContract:
+    """What every QuestionStore must do. Subclasses provide the `store` fixture."""
+
+    @pytest.fixture
+    def store(self):
+        raise NotImplementedError("an adapter's test class provides a fresh `store`")
+
+    # questions -----------------------------------------------------------------------------
+    def test_add_question_stores_it_at_version_1(self, store):
+        added = store.add_question(question("q1", tags=["python", "sql"], anonymous=True))
+        assert added.version == 1
+        got = store.get_question("q1")
+        assert got == added and got.anonymous is True and got.tags == ["python", "sql"]
+        assert store.get_question("nope") is None
+
+    def test_add_question_twice_is_a_conflict(self, store):
+        store.add_question(question("q1"))
+        with pytest.raises(Conflict):
+            store.add_question(question("q1", title="other"))
+        assert store.get_question("q1").title == "Question q1"
+
+    def test_update_question_is_compare_and_set(self, store):
+        first = store.add_question(question("q1"))
+        second = store.update_question(first.replace(status="answered", answer_count=1))
+        assert second.version == 2
+        with pytest.raises(Conflict):
+            store.update_question(first.replace(status="closed"))
+        got = store.get_question("q1")
+        assert (got.status, got.answer_count, got.version) == ("answered", 1, 2)
+        with pytest.raises(NotFound):
+            store.update_question(question("ghost", version=1))
+
+    def test_list_questions_newest_first_with_cursor(self, store):
+        for n in range(7):
+            store.add_question(question(f"q{n}", n))
+        items, pages = walk(lambda **kw: store.list_questions(**kw), limit=3)
+        assert [q.id for q in items] == [f"q{n}" for n in reversed(range(7))]
+        assert [len(p.items) for p in pages] == [3, 3, 1]
+        assert all(p.total == 7 for p in pages)
+
+    def test_list_questions_filters_by_asker_status_and_tag(self, store):
+        store.add_question(question("q1", 1, asker_id="u1", tags=["python"]))
+        store.add_question(question("q2", 2, asker_id="u2", tags=["python", "sql"]))
+        q3 = store.add_question(question("q3", 3, asker_id="u1", tags=["sql"]))
+        store.update_question(q3.replace(status="closed"))
+        ids = lambda **kw: [q.id for q in store.list_questions(limit=10, **kw).items]  # noqa
+        assert ids(asker_id="u1") == ["q3", "q1"]
+        assert ids(status="open") == ["q2", "q1"]
+        assert ids(status="closed") == ["q3"]
+        assert ids(tag="python") == ["q2", "q1"]
+        assert ids(tag="sql", asker_id="u1") == ["q3"]
+        assert ids(tag="sql", status="open") == ["q2"]
+        assert ids(tag="rust") == []
+        assert store.list_questions(limit=10, tag="python").total == 2
+
+    def test_list_questions_follows_tag_changes(self, store):
+        first = store.add_question(question("q1", tags=["python"]))
+        store.update_question(first.replace(tags=["rust"]))
+        assert store.list_questions(limit=10, tag="python").items == []
+        assert [q.id for q in store.list_questions(limit=10, tag="rust").items] == ["q1"]
+
+    # answers -------------------------------------------------------------------------------
+    def test_answers_are_stored_listed_oldest_first_and_compare_and_set(self, store):
+        store.add_question(question("q1"))
+        store.add_question(question("q2"))
+        a1 = store.add_answer(answer("a1", "q1", 1, author_id="u2"))
+        store.add_answer(answer("a2", "q1", 2, author_id="u3"))
+        store.add_answer(answer("a3", "q2", 3, author_id="u2"))
+        assert a1.version == 1 and store.get_answer("a1") == a1
+        assert store.get_answer("zz") is None
+        assert [a.id for a in store.answers_for("q1")] == ["a1", "a2"]
+        assert [a.id for a in store.answers_by("u2")] == ["a1", "a3"]
+        assert store.answers_for("q9") == [] and store.answers_by("u9") == []
+        edited = store.update_answer(a1.replace(body="better"))
+        assert edited.version == 2 and store.get_answer("a1").body == "better"
+        with pytest.raises(Conflict):
+            store.update_answer(a1.replace(body="stale"))
+        assert store.get_answer("a1").body == "better"
+        with pytest.raises(NotFound):
+            store.update_answer(answer("ghost", "q1", version=1))
+
+    def test_add_answer_twice_is_a_conflict(self, store):
+        store.add_answer(answer("a1", "q1"))
+        with pytest.raises(Conflict):
+            store.add_answer(answer("a1", "q1", body="again"))
+
+    def test_deleted_answers_are_not_listed(self, store):
+        a1 = store.add_answer(answer("a1", "q1", 1))
+        store.add_answer(answer("a2", "q1", 2))
+        store.update_answer(a1.replace(deleted=True))
+        assert [a.id for a in store.answers_for("q1")] == ["a2"]
+        assert [a.id for a in store.answers_by("u2")] == ["a2"]
+
+    # votes ---------------------------------------------------------------------------------
+    def test_votes_one_per_voter_zero_withdraws(self, store):
+        store.add_answer(answer("a1", "q1"))
+        assert store.set_vote("a1", "v1", 1) == 1
+        assert store.set_vote("a1", "v1", 1) == 1  # the same voter again counts once
+        assert store.set_vote("a1", "v2", 1) == 2
+        assert store.set_vote("a1", "v3", -1) == 1
+        assert store.set_vote("a1", "v1", -1) == -1  # a voter may change their mind
+        assert store.set_vote("a1", "v1", 0) == 0  # and withdraw
+        assert store.set_vote("a1", "v1", 0) == 0  # withdrawing twice is harmless
+        assert store.get_answer("a1").score == 0
+        store.set_vote("a1", "v4", 1)
+        assert store.get_answer("a1").score == 1
+
+    def test_vote_on_an_unknown_answer_is_not_found(self, store):
+        with pytest.raises(NotFound):
+            store.set_vote("ghost", "v1", 1)
+
+    def test_concurrent_votes_all_count(self, store):
+        store.add_answer(answer("a1", "q1"))
+        barrier = threading.Barrier(10)
+
+        def vote(n):
+            barrier.wait()
+            store.set_vote("a1", f"v{n}", 1)
+
+        threads = [threading.Thread(target=vote, args=(n,)) for n in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert store.get_answer("a1").score == 10
+
+    # relays --------------------------------------------------------------------------------
+    def test_put_relay_creates_then_compare_and_sets(self, store):
+        created = store.put_relay(relay("q1", "e1", reason="match", rank=1, score=0.5,
+                                        explanation=[{"skill": "python"}],
+                                        due_at="2026-01-05T09:00:00Z"))
+        assert created.version == 1
+        got = store.get_relay("q1", "e1")
+        assert got == created and got.explanation == [{"skill": "python"}]
+        declined = store.put_relay(created.replace(state="declined"))
+        assert declined.version == 2 and store.get_relay("q1", "e1").state == "declined"
+        with pytest.raises(Conflict):
+            store.put_relay(created.replace(state="answered"))  # stale
+        with pytest.raises(Conflict):
+            store.put_relay(relay("q1", "e1"))  # a second "new" relay to the same person
+        assert store.get_relay("q1", "e1").state == "declined"
+        assert store.get_relay("q1", "nobody") is None
+
+    def test_put_relay_with_a_version_for_a_missing_relay_is_a_conflict(self, store):
+        with pytest.raises(Conflict):
+            store.put_relay(relay("q1", "e1", version=3))
+        assert store.get_relay("q1", "e1") is None
+
+    def test_relays_by_question_oldest_first_and_by_expert_newest_first(self, store):
+        store.put_relay(relay("q1", "e1", 1))
+        store.put_relay(relay("q1", "e2", 2))
+        store.put_relay(relay("q2", "e1", 3, state="snoozed"))
+        store.put_relay(relay("q3", "e1", 4, state="declined"))
+        assert [r.expert_id for r in store.relays_for_question("q1")] == ["e1", "e2"]
+        assert [r.question_id for r in store.relays_for_expert("e1")] == ["q3", "q2", "q1"]
+        assert [r.question_id for r in store.relays_for_expert("e1", ["notified", "snoozed"])] \
+            == ["q2", "q1"]
+        assert store.relays_for_expert("e9") == [] and store.relays_for_question("q9") == []
+
+    def test_relay_update_keeps_its_place_in_the_order(self, store):
+        first = store.put_relay(relay("q1", "e1", 1))
+        store.put_relay(relay("q1", "e2", 2))
+        store.put_relay(first.replace(state="answered"))
+        assert [r.expert_id for r in store.relays_for_question("q1")] == ["e1", "e2"]
+
+    def test_open_relay_counts_count_notified_and_snoozed_only(self, store):
+        store.put_relay(relay("q1", "e1", 1))
+        store.put_relay(relay("q2", "e1", 2, state="snoozed"))
+        store.put_relay(relay("q3", "e1", 3, state="answered"))
+        store.put_relay(relay("q1", "e2", 4, state="declined"))
+        store.put_relay(relay("q2", "e2", 5, state="expired"))
+        store.put_relay(relay("q3", "e3", 6))
+        assert store.open_relay_counts(["e1", "e2", "e3", "e4", "e1"]) == {
+            "e1": 2, "e2": 0, "e3": 1, "e4": 0}
+        assert store.open_relay_counts([]) == {}
+
+    def test_relays_due_are_open_relays_at_or_past_their_deadline(self, store):
+        store.put_relay(relay("q1", "e1", 1, due_at="2026-01-05T08:00:00Z"))
+        store.put_relay(relay("q1", "e2", 2, due_at="2026-01-05T09:00:00Z"))  # exactly now
+        store.put_relay(relay("q1", "e3", 3, due_at="2026-01-05T10:00:00Z"))  # later
+        store.put_relay(relay("q2", "e1", 4, due_at="2026-01-05T07:00:00Z", state="snoozed"))
+        store.put_relay(relay("q2", "e2", 5, due_at="2026-01-05T07:00:00Z", state="answered"))
+        store.put_relay(relay("q2", "e3", 6, due_at="2026-01-05T07:00:00Z", state="declined"))
+        store.put_relay(relay("q3", "e1", 7, due_at=""))  # no deadline
+        due = store.relays_due("2026-01-05T09:00:00Z")
+        assert sorted((r.question_id, r.expert_id) for r in due) == [
+            ("q1", "e1"), ("q1", "e2"), ("q2", "e1")]
+        assert store.relays_due("2026-01-01T00:00:00Z") == []
