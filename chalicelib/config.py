@@ -40,6 +40,15 @@ class Settings:
     # Mail.
     smtp_url: str = ""  # smtp://host:port; empty keeps mails in the outbox only
     mail_from: str = "relais@localhost"
+    mail_domain: str = ""  # where ask@ and reply+<token>@ live; defaults to mail_from's domain
+    ask_address: str = ""  # defaults to ask@<mail_domain>
+    smtp_gateway_port: int = 8025  # embedded profile: inbound SMTP; 0 turns the gateway off
+    # Comma-separated sender domains the local gateway accepts; empty accepts any domain (the
+    # sender must still be an active employee). On AWS, SES verdicts do this job.
+    mail_allowed_domains: str = ""
+    mail_max_bytes: int = 10_000_000  # a larger inbound message is refused / quarantined
+    mail_bucket: str = "relais-inbound-mail"  # aws: where the SES receipt rule writes mails
+    away_default_days: int = 3  # an out-of-office reply without a date marks this many days
     # AWS profile.
     aws_region: str = "eu-west-1"
     table_prefix: str = "relais"
@@ -64,6 +73,19 @@ class Settings:
     @property
     def database(self) -> str:
         return self.db_path or str(Path(self.data_dir) / "relais.db")
+
+    @property
+    def mail_host(self) -> str:
+        return (self.mail_domain or self.mail_from.rpartition("@")[2] or "localhost").lower()
+
+    @property
+    def ask_mailbox(self) -> str:
+        return (self.ask_address or f"ask@{self.mail_host}").lower()
+
+    @property
+    def allowed_mail_domains(self) -> frozenset[str]:
+        return frozenset(d.strip().lower() for d in self.mail_allowed_domains.split(",")
+                         if d.strip())
 
     @property
     def base_url(self) -> str:

@@ -11,6 +11,7 @@ HR_FIELDS = ("name", "email", "user_name", "external_id", "employee_number", "ti
 SELF_FIELDS = ("bio", "skills", "languages", "site", "away_until", "routing_opt_out")
 
 ROLES = ("employee", "hr", "admin")
+NOTIFY_MODES = ("immediate", "daily")
 
 
 def normalize_skill(skill: str) -> str:
@@ -58,6 +59,7 @@ class Profile(Record):
     skills: list[str] = field(default_factory=list)
     away_until: str | None = None  # ISO date; away people are not relayed questions
     routing_opt_out: bool = False  # stays in the directory, receives no relays
+    notify: str = "immediate"  # immediate | daily (one digest mail a day)
     deleted: bool = False  # removed through SCIM: kept for attribution, never listed
     version: int = 0
     created_at: str = ""

@@ -10,6 +10,7 @@ import app as app_module
 from chalicelib.bootstrap import bootstrap
 from chalicelib.clock import FixedClock
 from chalicelib.config import Settings
+from tests.fakes import FakeEmbedder
 
 TEST_SECRET = "test-secret-for-relais-tokens-0123456789"
 
@@ -25,8 +26,21 @@ def clock():
 
 
 @pytest.fixture
-def relais(tmp_path, clock):
-    return bootstrap(make_settings(tmp_path), clock=clock)
+def embedder():
+    """A deterministic stand-in for the model; tests of the real model use `real_embedder`."""
+    return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    """all-MiniLM-L6-v2, loaded once for the whole test session."""
+    from chalicelib.adapters.embedders import CachingEmbedder, SentenceTransformerEmbedder
+    return CachingEmbedder(SentenceTransformerEmbedder())
+
+
+@pytest.fixture
+def relais(tmp_path, clock, embedder):
+    return bootstrap(make_settings(tmp_path), clock=clock, embedder=embedder)
 
 
 class Api:

@@ -200,7 +200,7 @@ class EmbeddedIndex:
             clause = f" AND person_id NOT IN ({','.join('?' * len(excluded))})"
         rows = self.db.query(
             f"SELECT doc_id, bm25(evidence_fts) AS rank FROM evidence_fts"
-            f" WHERE evidence_fts MATCH ?{clause} ORDER BY rank LIMIT ?",
+            f" WHERE evidence_fts MATCH ?{clause} ORDER BY rank, doc_id LIMIT ?",
             [expression, *excluded, k])
         # FTS5's bm25() is lower-is-better; the port promises higher-is-better.
         return self._load_docs([(r["doc_id"], -r["rank"]) for r in rows])
@@ -218,7 +218,10 @@ class EmbeddedIndex:
             if codes:
                 scores[np.isin(people, codes)] = -np.inf
             k = min(k, count)
-            top = np.argpartition(-scores, k - 1)[:k]
-            top = top[np.argsort(-scores[top])]
-            scored = [(self._row_doc[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
+            kth = np.partition(scores, count - k)[count - k]
+            top = np.flatnonzero(scores >= kth) if np.isfinite(kth) else np.flatnonzero(
+                np.isfinite(scores))
+            # Equal scores are ordered by document id, so rankings never depend on write order.
+            ordered = sorted(top.tolist(), key=lambda i: (-scores[i], self._row_doc[i]))[:k]
+            scored = [(self._row_doc[i], float(scores[i])) for i in ordered]
         return self._load_docs(scored)

@@ -1,11 +1,22 @@
-"""Mailers for the embedded profile: an outbox table admins can read, plus SMTP if configured."""
+"""Mail adapters: outbound mailers (outbox + SMTP locally, SES on AWS), the email channel's
+records on SQLite, and where raw inbound messages are kept (a maildir locally, S3 on AWS)."""
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
+import os
+import secrets
 import smtplib
+import time
+from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Sequence
 from urllib.parse import urlparse
 
+from ..mail_ports import DigestItem, InboundRecord, ReplyAddress
 from ..ports import Page
 from .sqlite_db import SQLiteDatabase, decode_cursor, dumps, encode_cursor
 
@@ -22,6 +33,23 @@ CREATE TABLE IF NOT EXISTS outbox (
     error TEXT NOT NULL DEFAULT ''
 );
 """
+
+
+def build_message(*, sender: str, to: str, subject: str, text: str, headers: dict[str, str],
+                  message_id: str) -> EmailMessage:
+    """The MIME message every mailer sends: plain UTF-8 text, our Message-ID, and the
+    threading and loop-prevention headers the notifier chose."""
+    message = EmailMessage()
+    headers = dict(headers)
+    message["From"] = headers.pop("From", sender)
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = message_id
+    for name, value in headers.items():
+        message[name] = value
+    message.set_content(text)
+    return message
 
 
 class OutboxMailer:
@@ -52,14 +80,8 @@ class OutboxMailer:
 
     def _smtp(self, to, subject, text, headers, message_id) -> None:
         url = urlparse(self.smtp_url)
-        message = EmailMessage()
-        message["From"] = headers.pop("From", self.sender)
-        message["To"] = to
-        message["Subject"] = subject
-        message["Message-ID"] = message_id
-        for name, value in headers.items():
-            message[name] = value
-        message.set_content(text)
+        message = build_message(sender=self.sender, to=to, subject=subject, text=text,
+                                headers=headers, message_id=message_id)
         with smtplib.SMTP(url.hostname or "127.0.0.1", url.port or 25, timeout=10) as smtp:
             if url.username:
                 smtp.login(url.username, url.password or "")
@@ -75,3 +97,317 @@ class OutboxMailer:
         items = [{k: r[k] for k in r.keys() if k != "headers"} for r in rows[:limit]]
         return Page(items=items,
                     next_cursor=encode_cursor(offset + limit) if len(rows) > limit else None)
+
+
+@functools.lru_cache(maxsize=None)
+def aws_client(service: str, region: str | None = None):
+    """One boto3 client per service and region, built on first use (not at import time)."""
+    import boto3
+    return boto3.client(service, region_name=region)
+
+
+class SesMailer:
+    """Sends through Amazon SES (`send_raw_email`), for the aws profile.
+
+    SES replaces the Message-ID header with its own; the id returned is the one recipients
+    see (`<ses-id@region.amazonses.com>`), so that replies thread on it.
+    """
+
+    def __init__(self, sender: str, region: str, client=None):
+        self.sender = sender
+        self.region = region
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = aws_client("ses", self.region)
+        return self._client
+
+    def send(self, *, to: str, subject: str, text: str, headers=None,
+             kind: str = "notification") -> str:
+        headers = dict(headers or {})
+        message_id = headers.pop("Message-ID", None) or make_msgid(domain=self.sender.split("@")[-1])
+        message = build_message(sender=self.sender, to=to, subject=subject, text=text,
+                                headers=headers, message_id=message_id)
+        response = self.client.send_raw_email(Source=self.sender, Destinations=[to],
+                                              RawMessage={"Data": message.as_bytes()})
+        host = "email.amazonses.com" if self.region == "us-east-1" else f"{self.region}.amazonses.com"
+        return f"<{response['MessageId']}@{host}>"
+
+    def list(self, *, limit: int, cursor: str | None = None, recipient: str | None = None) -> Page:
+        """SES keeps no outbox Relais can read: sending events go to CloudWatch."""
+        return Page(items=[])
+
+
+# The email channel's records on SQLite ---------------------------------------------------------
+LEDGER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mail_reply_addresses (
+    token TEXT PRIMARY KEY,
+    question_id TEXT NOT NULL,
+    person_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    UNIQUE (question_id, person_id, role)
+);
+CREATE TABLE IF NOT EXISTS mail_threads (
+    message_id TEXT PRIMARY KEY,
+    question_id TEXT NOT NULL,
+    person_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mail_threads_question ON mail_threads(question_id, person_id);
+CREATE TABLE IF NOT EXISTS inbound_mail (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL UNIQUE,
+    received_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    question_id TEXT,
+    answer_id TEXT,
+    stored TEXT NOT NULL DEFAULT '',
+    envelope_from TEXT NOT NULL DEFAULT '',
+    sender TEXT NOT NULL DEFAULT '',
+    recipients TEXT NOT NULL DEFAULT '[]',
+    subject TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS inbound_mail_outcome ON inbound_mail(outcome, seq);
+CREATE TABLE IF NOT EXISTS mail_digest (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    person_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    question_id TEXT,
+    subject TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    sent_at TEXT
+);
+CREATE INDEX IF NOT EXISTS mail_digest_pending ON mail_digest(sent_at, id);
+"""
+
+INBOUND_COLUMNS = ("message_id", "received_at", "updated_at", "outcome", "reason", "question_id",
+                   "answer_id", "stored", "envelope_from", "sender", "recipients", "subject")
+
+
+def new_token() -> str:
+    """120 random bits in lower-case base32: mail systems may lower-case the local part."""
+    return base64.b32encode(secrets.token_bytes(15)).decode().lower()
+
+
+class SQLiteMailLedger:
+    """MailLedger on the embedded profile's SQLite database."""
+
+    def __init__(self, db: SQLiteDatabase):
+        self.db = db
+        db.executescript(LEDGER_SCHEMA)
+
+    def reply_address(self, question_id: str, person_id: str, role: str) -> ReplyAddress:
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT token FROM mail_reply_addresses WHERE question_id = ? AND"
+                               " person_id = ? AND role = ?",
+                               (question_id, person_id, role)).fetchone()
+            token = row["token"] if row else new_token()
+            if row is None:
+                conn.execute("INSERT INTO mail_reply_addresses VALUES (?,?,?,?)",
+                             (token, question_id, person_id, role))
+        return ReplyAddress(token, question_id, person_id, role)
+
+    def find_reply_address(self, token: str) -> ReplyAddress | None:
+        rows = self.db.query("SELECT * FROM mail_reply_addresses WHERE token = ?",
+                             (token.lower()[:64],))
+        return ReplyAddress(**dict(rows[0])) if rows else None
+
+    def add_thread_message(self, message_id: str, question_id: str, person_id: str) -> None:
+        if not message_id:
+            return
+        with self.db.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO mail_threads VALUES (?,?,?)",
+                         (message_id, question_id, person_id))
+
+    def thread(self, question_id: str, person_id: str) -> list[str]:
+        rows = self.db.query("SELECT message_id FROM mail_threads WHERE question_id = ? AND"
+                             " person_id = ? ORDER BY rowid", (question_id, person_id))
+        return [r["message_id"] for r in rows]
+
+    def find_thread(self, message_ids: Sequence[str]) -> tuple[str, str] | None:
+        for message_id in list(message_ids)[:100]:
+            rows = self.db.query("SELECT question_id, person_id FROM mail_threads"
+                                 " WHERE message_id = ?", (message_id,))
+            if rows:
+                return rows[0]["question_id"], rows[0]["person_id"]
+        return None
+
+    @staticmethod
+    def _record(row) -> InboundRecord:
+        data = {k: row[k] for k in INBOUND_COLUMNS}
+        data["recipients"] = __import__("json").loads(data["recipients"])
+        return InboundRecord(**data)
+
+    def claim_inbound(self, record: InboundRecord, stale_before: str) -> InboundRecord | None:
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT * FROM inbound_mail WHERE message_id = ?",
+                               (record.message_id,)).fetchone()
+            if row is None:
+                conn.execute(
+                    f"INSERT INTO inbound_mail ({', '.join(INBOUND_COLUMNS)})"
+                    f" VALUES ({','.join('?' * len(INBOUND_COLUMNS))})",
+                    self._values(record.__class__(**{**record.to_dict(),
+                                                     "outcome": "processing"})))
+                return None
+            if row["outcome"] == "processing" and row["updated_at"] < stale_before:
+                conn.execute("UPDATE inbound_mail SET updated_at = ? WHERE message_id = ?",
+                             (record.updated_at, record.message_id))
+                return None
+            return self._record(row)
+
+    @staticmethod
+    def _values(record: InboundRecord) -> list:
+        data = record.to_dict()
+        data["recipients"] = dumps(data["recipients"])
+        return [data[k] for k in INBOUND_COLUMNS]
+
+    def finish_inbound(self, record: InboundRecord) -> None:
+        columns = [c for c in INBOUND_COLUMNS if c not in ("message_id", "received_at")]
+        values = dict(zip(INBOUND_COLUMNS, self._values(record)))
+        with self.db.transaction() as conn:
+            conn.execute(f"UPDATE inbound_mail SET {', '.join(c + ' = ?' for c in columns)}"
+                         " WHERE message_id = ?",
+                         [values[c] for c in columns] + [record.message_id])
+
+    def get_inbound(self, message_id: str) -> InboundRecord | None:
+        rows = self.db.query("SELECT * FROM inbound_mail WHERE message_id = ?", (message_id,))
+        return self._record(rows[0]) if rows else None
+
+    def list_inbound(self, *, limit: int, cursor: str | None = None,
+                     outcome: str | None = None) -> Page:
+        offset = decode_cursor(cursor)
+        where, params = ("WHERE outcome = ?", [outcome]) if outcome else ("", [])
+        rows = self.db.query(f"SELECT * FROM inbound_mail {where} ORDER BY seq DESC"
+                             " LIMIT ? OFFSET ?", [*params, limit + 1, offset])
+        return Page(items=[self._record(r) for r in rows[:limit]],
+                    next_cursor=encode_cursor(offset + limit) if len(rows) > limit else None)
+
+    def queue_digest(self, person_id: str, kind: str, question_id: str | None, subject: str,
+                     text: str, created_at: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("INSERT INTO mail_digest (person_id, kind, question_id, subject, text,"
+                         " created_at) VALUES (?,?,?,?,?,?)",
+                         (person_id, kind, question_id, subject, text, created_at))
+
+    def pending_digests(self) -> list[DigestItem]:
+        rows = self.db.query("SELECT id, person_id, kind, question_id, subject, text, created_at"
+                             " FROM mail_digest WHERE sent_at IS NULL ORDER BY id")
+        return [DigestItem(**dict(r)) for r in rows]
+
+    def mark_digests_sent(self, ids: Sequence[int], sent_at: str) -> None:
+        with self.db.transaction() as conn:
+            conn.executemany("UPDATE mail_digest SET sent_at = ? WHERE id = ?",
+                             [(sent_at, i) for i in ids])
+
+
+# Where raw inbound messages are kept -----------------------------------------------------------
+def raw_name(key: str) -> str:
+    """A file or object name for a message: time first (so listings sort), then a digest of
+    the Message-ID (never the id itself: it is sender-controlled text)."""
+    digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:24]
+    return f"{int(time.time())}.{digest}.eml"
+
+
+class MaildirStore:
+    """Raw messages in maildirs under `root`: `inbox/` for kept mail, `quarantine/` for mail
+    that could not be used. Files are written to tmp/ and renamed, so none is ever partial."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        for box in ("inbox", "quarantine"):
+            for sub in ("tmp", "new", "cur"):
+                (self.root / box / sub).mkdir(parents=True, exist_ok=True)
+
+    def keep(self, key: str, raw: bytes) -> str:
+        name = raw_name(key)
+        tmp = self.root / "inbox" / "tmp" / name
+        with open(tmp, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.root / "inbox" / "new" / name)
+        return str(Path("inbox") / "new" / name)
+
+    def quarantine(self, location: str) -> str:
+        source = self.root / location
+        if not location or not source.is_file() or source.parent.parent.name == "quarantine":
+            return location
+        target = Path("quarantine") / "new" / source.name
+        os.replace(source, self.root / target)
+        return str(target)
+
+    def read(self, location: str) -> bytes:
+        return (self.root / location).read_bytes()
+
+
+class S3MailStore:
+    """Raw messages in S3 (the aws profile). SES already wrote the received mail: keeping it
+    again is needed only for mail that came another way. Quarantine is a prefix."""
+
+    def __init__(self, bucket: str, region: str, client=None):
+        self.bucket = bucket
+        self.region = region
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = aws_client("s3", self.region)
+        return self._client
+
+    def keep(self, key: str, raw: bytes) -> str:
+        name = f"kept/{raw_name(key)}"
+        self.client.put_object(Bucket=self.bucket, Key=name, Body=raw)
+        return f"s3://{self.bucket}/{name}"
+
+    def quarantine(self, location: str) -> str:
+        bucket, _, key = location.removeprefix("s3://").partition("/")
+        if not key or key.startswith("quarantine/"):
+            return location
+        target = "quarantine/" + key.rsplit("/", 1)[-1]
+        self.client.copy_object(Bucket=bucket, Key=target,
+                                CopySource={"Bucket": bucket, "Key": key})
+        self.client.delete_object(Bucket=bucket, Key=key)
+        return f"s3://{bucket}/{target}"
+
+
+@dataclass
+class ReceivedMail:
+    """A mail SES received and stored in S3, with what SES said about it."""
+
+    raw: bytes
+    location: str
+    envelope_from: str
+    recipients: list[str]
+    verdicts: dict
+
+
+def read_ses_object(bucket: str, key: str, region: str, *, max_bytes: int,
+                    client=None) -> ReceivedMail:
+    """Read a mail the SES receipt rule wrote to S3. The envelope and verdicts come from the
+    headers SES put on top: Return-Path, the first Received's `for <rcpt>`, X-SES-*-Verdict and
+    Authentication-Results. A mail over `max_bytes` is read only up to the limit + 1 byte, so
+    that the ingest refuses it without holding it all."""
+    import re
+    from email import message_from_bytes, policy
+
+    from ..mailparse import Limits, header_section, message_ids, read_headers, ses_verdicts
+
+    client = client or aws_client("s3", region)
+    body = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}")["Body"]
+    raw = body.read(max_bytes + 1)
+    try:
+        head = header_section(raw, Limits())
+        headers = read_headers(message_from_bytes(head + b"\r\n\r\n", policy=policy.default))
+    except Exception:
+        headers = {}
+    envelope_from = (message_ids(headers.get("return-path", "").replace("<>", ""), 1) or [""])[0]
+    recipients = re.findall(r"\bfor\s+<?([^\s<>;@]+@[^\s<>;]+)>?",
+                            headers.get("received", ""))[:1]
+    return ReceivedMail(raw=raw, location=f"s3://{bucket}/{key}",
+                        envelope_from=envelope_from.strip("<>"), recipients=recipients,
+                        verdicts=ses_verdicts(headers))

@@ -27,7 +27,8 @@ class HrSyncService:
     def upsert(self, items: list) -> dict:
         """Upsert up to `max_items` profiles. Each item is reported as created, updated,
         unchanged or error (with the field). A manager may appear later in the same batch.
-        On an existing profile, fields the item leaves out are left as they are."""
+        On an existing profile, fields the item leaves out are left as they are, except
+        `active`, which defaults to true (listing a person again brings a leaver back)."""
         if not isinstance(items, list):
             raise ValidationError("profiles must be a list",
                                   [{"field": "profiles", "message": "must be a list"}])
@@ -104,8 +105,10 @@ class HrSyncService:
         return None
 
     def _apply(self, item: HrProfile, current: Profile | None) -> str:
-        # A field the item leaves out keeps its stored value (say a site the person set).
+        # A field the item leaves out keeps its stored value (say a site the person set),
+        # except `active`: a person listed by HR is active unless the item says otherwise.
         values = item.model_dump(exclude_unset=current is not None)
+        values["active"] = item.active
         skills = values.pop("skills", None)
         values.pop("id")
         if "manager_id" in values:
