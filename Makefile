@@ -12,7 +12,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt indexer/requirements.t
 	$(PY) -m pip install -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed frontend/dist/relais-widget.js
+
+## The web widget: TypeScript built with npm; the build fails over its gzipped size budget.
+frontend/dist/relais-widget.js: frontend/package.json frontend/package-lock.json frontend/vite.config.ts $(wildcard frontend/src/*.ts)
+	cd frontend && npm ci --no-audit --no-fund && npm run build
 
 ## Run Relais on the embedded profile with demo data; prints the URL and a sign-in token.
 run: install
@@ -20,6 +24,7 @@ run: install
 
 ## Run every test (starts what the tests need).
 test: install
+	command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
 	scripts/test
 
 clean:

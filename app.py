@@ -262,6 +262,66 @@ def escalate_on_schedule(event):
     return relais().routing.escalate_due()
 
 
+# Email -----------------------------------------------------------------------------------
+import os  # noqa: E402  (kept with the section that needs it)
+
+from chalicelib.errors import NotFound  # noqa: E402
+from chalicelib.mail_ports import OUTCOMES as MAIL_OUTCOMES  # noqa: E402
+
+# Chalice reads decorator arguments at import time, before settings exist: the bucket comes
+# from the same environment variable Settings reads.
+MAIL_BUCKET = os.environ.get("RELAIS_MAIL_BUCKET", "relais-inbound-mail")
+
+
+def email_in():
+    service = relais().email_in
+    if service is None:
+        raise NotFound("the email channel is not switched on")
+    return service
+
+
+@api.route("/admin/mail", tag="admin",
+           summary="Inbound mails and what became of each; `outcome=quarantined` for the "
+                   "ones that need a look.",
+           query=[Query("outcome", description="One of " + ", ".join(MAIL_OUTCOMES) + "."),
+                  *PAGING])
+def inbound_mail(call):
+    require_admin(call)
+    outcome = call.query.get("outcome")
+    if outcome is not None and outcome not in MAIL_OUTCOMES:
+        raise field_error("outcome", "one of " + ", ".join(MAIL_OUTCOMES))
+    page = email_in().inbound_log(outcome=outcome, limit=call.query.get("limit", 20),
+                                  cursor=call.query.get("cursor"))
+    return page_body(page, lambda item: item)
+
+
+@api.route("/admin/mail/digests", "POST", tag="admin",
+           summary="Send the daily digests now (people who chose one mail a day).")
+def send_digests(call):
+    require_admin(call)
+    return relais().notifier.send_digests()
+
+
+@app.schedule("cron(0 7 * * ? *)")
+def send_digests_on_schedule(event):
+    """On AWS, digests go out every morning at 07:00 UTC."""
+    return relais().notifier.send_digests()
+
+
+@app.on_s3_event(bucket=MAIL_BUCKET, prefix="inbound/", events=["s3:ObjectCreated:*"])
+def receive_mail(event):
+    """SES wrote a received mail to S3 (receipt rule S3 action, prefix inbound/): ingest it."""
+    from chalicelib.adapters.mail import read_ses_object
+    settings = relais().settings
+    mail = read_ses_object(event.bucket, event.key, settings.aws_region,
+                           max_bytes=settings.mail_max_bytes)
+    result = email_in().ingest(mail.raw, mail.envelope_from, mail.recipients, mail.verdicts,
+                               stored_at=mail.location)
+    if result.retry_later:  # the event is delivered again (Lambda retries failed invocations)
+        raise RuntimeError(f"mail {result.message_id}: {result.reason}")
+    return result.to_dict()
+
+
 # SCIM 2.0 --------------------------------------------------------------------------------
 # Identity providers (Okta, Microsoft Entra ID) provision people here (RFC 7643/7644).
 # Errors are SCIM Error messages; bodies are read as application/scim+json or application/json.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from .auth import TokenIssuer, token_secret
 from .clock import SystemClock
@@ -35,6 +36,8 @@ class Relais:
     routing: RoutingService
     notifier: Notifier
     indexer: object | None = None  # in-process indexer (embedded profile only)
+    mail_ledger: object | None = None  # email channel records (None: channel off)
+    email_in: object | None = None  # EmailIngestService
 
 
 @dataclass
@@ -45,6 +48,8 @@ class Adapters:
     mailer: Mailer
     tokens: TokenIssuer | None
     index_in_process: bool  # embedded: index right after each write; aws: the stream does
+    mail_ledger: object | None = None  # MailLedger; None switches the email channel off
+    raw_mail: object | None = None  # RawMailStore for inbound messages
 
 
 def default_embedder(settings: Settings) -> Embedder:
@@ -56,7 +61,7 @@ def default_embedder(settings: Settings) -> Embedder:
 
 def embedded_adapters(settings: Settings) -> Adapters:
     from .adapters.embedded_index import EmbeddedIndex
-    from .adapters.mail import OutboxMailer
+    from .adapters.mail import MaildirStore, OutboxMailer, SQLiteMailLedger
     from .adapters.sqlite_db import SQLiteDatabase
     from .adapters.sqlite_store import SQLiteProfileStore, SQLiteQuestionStore
 
@@ -65,7 +70,8 @@ def embedded_adapters(settings: Settings) -> Adapters:
         profile_store=SQLiteProfileStore(db), question_store=SQLiteQuestionStore(db),
         index=EmbeddedIndex(db), mailer=OutboxMailer(db, settings.mail_from, settings.smtp_url),
         tokens=TokenIssuer(token_secret(settings), settings.token_ttl_hours),
-        index_in_process=True)
+        index_in_process=True, mail_ledger=SQLiteMailLedger(db),
+        raw_mail=MaildirStore(Path(settings.data_dir) / "mail"))
 
 
 def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
@@ -83,7 +89,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
         from indexer.service import Indexer
         indexer = Indexer(adapters.profile_store, adapters.question_store, adapters.index,
                           embedder)
-    notifier = Notifier(adapters.mailer, adapters.profile_store, settings.base_url)
+    notifier = Notifier(adapters.mailer, adapters.profile_store, settings.base_url,
+                        ledger=adapters.mail_ledger, mail_host=settings.mail_host, clock=clock)
 
     index_now = indexer is not None and settings.index_on_write
 
@@ -111,8 +118,17 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     hr_sync = HrSyncService(adapters.profile_store, clock, settings.hr_sync_max_items,
                             on_change=profile_changed)
     scim = ScimService(adapters.profile_store, clock, settings.base_url, on_change=profile_changed)
+    email_in = None
+    if adapters.mail_ledger is not None and adapters.raw_mail is not None:
+        from .services.email_in import EmailIngestService
+        email_in = EmailIngestService(
+            settings, adapters.mail_ledger, adapters.raw_mail,
+            profile_store=adapters.profile_store, question_store=adapters.question_store,
+            profiles=profiles, questions=questions, routing=routing, notifier=notifier,
+            clock=clock)
     return Relais(settings=settings, clock=clock, profile_store=adapters.profile_store,
                   question_store=adapters.question_store, index=adapters.index,
                   embedder=embedder, mailer=adapters.mailer, tokens=adapters.tokens,
                   profiles=profiles, hr_sync=hr_sync, scim=scim, questions=questions,
-                  routing=routing, notifier=notifier, indexer=indexer)
+                  routing=routing, notifier=notifier, indexer=indexer,
+                  mail_ledger=adapters.mail_ledger, email_in=email_in)

@@ -123,6 +123,9 @@ class Call:
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"the body is not valid JSON: {exc}",
                              [{"field": "body", "message": "invalid JSON"}]) from None
+        except RecursionError:
+            raise BadRequest("the body is nested too deeply",
+                             [{"field": "body", "message": "nested too deeply"}]) from None
 
     def _read_query(self, raw: dict) -> dict:
         known = {q.name: q for q in self.spec.query}

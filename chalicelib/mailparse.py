@@ -280,7 +280,8 @@ def charset_of(part) -> str:
         info = codecs.lookup(charset)
     except (LookupError, ValueError, TypeError):
         return "utf-8"
-    if not getattr(info, "_is_text_encoding", True) or info.name in UNSAFE_CHARSETS:
+    if (not getattr(info, "_is_text_encoding", True)
+            or info.name.replace("-", "_") in UNSAFE_CHARSETS):
         return "utf-8"
     return info.name
 
@@ -299,7 +300,36 @@ def decode_part(part, max_bytes: int) -> tuple[str, int]:
         text = payload.decode(charset_of(part), errors="replace")
     except Exception:
         text = payload.decode("utf-8", errors="replace")
-    return text, size
+    try:
+        flowed = str(part.get_param("format", "")).lower() == "flowed"
+        delsp = str(part.get_param("delsp", "")).lower() == "yes"
+    except Exception:
+        flowed = delsp = False
+    return (unflow(text, delsp) if flowed else text), size
+
+
+def unflow(text: str, delsp: bool = False) -> str:
+    """Undo RFC 3676 format=flowed: a line ending in a space continues on the next line of
+    the same quote depth (Thunderbird and Apple Mail wrap long lines this way)."""
+    out: list[str] = []
+    pending: tuple[int, str] | None = None
+    for line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]  # space-stuffing
+        if pending is not None and pending[0] == depth:
+            content = pending[1] + content
+        elif pending is not None:
+            out.append(">" * pending[0] + (" " if pending[0] else "") + pending[1])
+        pending = None
+        if content.endswith(" ") and content != "-- ":
+            pending = (depth, content[:-1] if delsp else content)
+            continue
+        out.append(">" * depth + (" " if depth and content else "") + content)
+    if pending is not None:
+        out.append(">" * pending[0] + (" " if pending[0] else "") + pending[1])
+    return "\n".join(out)
 
 
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -381,7 +411,7 @@ class _TextExtractor(HTMLParser):
         if tag == "blockquote":
             self.quote = max(0, self.quote - 1)
             self.newline()
-        elif tag in BLOCK_TAGS or tag == "li":
+        elif tag in BLOCK_TAGS:
             self.newline()
         elif tag == "a" and self.link:
             target = self.link[7:] if self.link.lower().startswith("mailto:") else self.link
@@ -413,7 +443,7 @@ def html_to_text(html: str, max_chars: int = 1_000_000, budget: Budget | None = 
         pass
     text = "".join(parser.out)
     # Lines made only of spaces and quote marks are layout, not content.
-    return "\n".join(re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n"))
+    return "\n".join(re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n")).strip()
 
 
 # SES receipt verdicts -----------------------------------------------------------------------

@@ -64,17 +64,26 @@ def _join_wrapped_attributions(text: str) -> str:
 
 def _strip_leftovers(text: str) -> str:
     lines = text.strip().split("\n")
-    # Anything from an attribution line on is the quoted mail.
+    # Anything from an attribution line on is the quoted mail, unless the reply is written
+    # below the quote (Thunderbird's default): then only the quote itself goes.
     for index, line in enumerate(lines):
-        if index > 0 and ATTRIBUTION_START.match(line) and ATTRIBUTION_END.search(line):
+        if index > 0 and _is_attribution(line):
             lines = lines[:index]
             break
-    while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith(">")
-                     or SENT_FROM.match(lines[-1].strip())):
+    lines = [line for line in lines
+             if not line.lstrip().startswith(">") and not _is_attribution(line)]
+    while lines and (not lines[-1].strip() or SENT_FROM.match(lines[-1].strip())):
         lines.pop()
-    if lines and lines[-1].strip() in ("--", "-- ", "__"):
+    if lines and lines[-1].strip() in ("--", "__"):
         lines.pop()
-    return "\n".join(lines).strip()
+    text = "\n".join(lines).strip()
+    if "\n-- \n" in f"\n{text}\n" or "\n--\n" in f"\n{text}\n":
+        text = re.split(r"(?m)^-- ?$", text, maxsplit=1)[0].strip()
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def _is_attribution(line: str) -> bool:
+    return bool(ATTRIBUTION_START.match(line) and ATTRIBUTION_END.search(line))
 
 
 def signature_free(text: str) -> str:
@@ -142,7 +151,7 @@ DATE_PATTERNS = [
     re.compile(rf"\b(?P<mname>{_MONTH})\.?\s+{_DAY}\b{_YEAR}", re.IGNORECASE),
     # 12/01/2026, 12.01.26, 12/01 (day first, as written in France and most of Europe)
     # (not inside a longer dotted run such as the phone number 01.23.45.67.89)
-    re.compile(r"(?<![\d./])(?P<day>[0-3]?\d)[/.](?P<month>[01]?\d)"
+    re.compile(r"(?<![\d./])(?P<day>[0-3]?\d)[/.](?P<month>[0-3]?\d)"
                r"(?:[/.](?P<year>(?:20)?\d\d))?(?![\d]|[./]\d)"),
 ]
 AWAY_HORIZON_DAYS = 180  # a date further out is more likely a phone number than a return

@@ -24,7 +24,8 @@ Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON types are not coerced ("1" is not a number, "no" is not false).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def _no_default(schema: dict) -> None:
@@ -45,7 +46,7 @@ class ProfilePatch(Body):
     skills: list[Skill] = Omittable(max_length=50)
     languages: list[Language] = Omittable(max_length=20)
     site: Short = Omittable()
-    away_until: date | None = None
+    away_until: date | None = Field(None, strict=False, description="ISO date (YYYY-MM-DD).")
     routing_opt_out: bool = Omittable()
     # HR fields
     name: Name = Omittable()

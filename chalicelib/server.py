@@ -1,29 +1,109 @@
-"""The embedded profile's local server: the Chalice app on a threaded HTTP server."""
+"""The embedded profile's local server: the Chalice app on a threaded HTTP server, plus the
+built web widget (GET /widget/relais-widget.js) and, with --demo, an intranet-like host page
+that embeds it (GET /demo/; `?as=<person-id>` signs in as someone else, `?tab=` opens a tab)."""
 from __future__ import annotations
 
+import functools
+import html
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
 from chalice.config import Config
-from chalice.local import create_local_server
+from chalice.local import ChaliceRequestHandler, create_local_server
 
 from .bootstrap import bootstrap
 from .config import Settings
 
 DEMO_PERSON = "p030"
+FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
+WIDGET = FRONTEND / "dist" / "relais-widget.js"
+DEMO_PAGE = FRONTEND / "demo" / "index.html"
+TABS = ("ask", "mine", "inbox", "directory", "profile")
+
+
+class Pages:
+    """The non-API pages: the widget bundle, and the demo host page when `demo` is on."""
+
+    def __init__(self, relais, *, demo: bool):
+        self.relais = relais
+        self.demo = demo
+
+    def get(self, target: str) -> tuple[int, str, bytes] | None:
+        """(status, content type, body) for a page path, or None to let the API answer."""
+        url = urlsplit(target)
+        if url.path == "/widget/relais-widget.js":
+            if not WIDGET.exists():
+                return 404, "text/plain; charset=utf-8", (
+                    b"The widget is not built: run `make install` (or `npm run build` in frontend/).")
+            return 200, "text/javascript; charset=utf-8", WIDGET.read_bytes()
+        if self.demo and url.path in ("/demo", "/demo/", "/demo/index.html"):
+            return self.demo_page(parse_qs(url.query))
+        return None
+
+    def demo_page(self, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
+        person_id = (query.get("as") or [DEMO_PERSON])[0]
+        tab = (query.get("tab") or ["ask"])[0]
+        person = self.relais.profile_store.get(person_id)
+        if person is None or not self.relais.tokens:
+            return 404, "text/plain; charset=utf-8", f"No such person: {person_id}".encode()
+        values = {"API": self.relais.settings.base_url, "PERSON": person.id, "NAME": person.name,
+                  "TOKEN": self.relais.tokens.issue(person.id),
+                  "TAB": tab if tab in TABS else "ask"}
+        page = DEMO_PAGE.read_text(encoding="utf-8")
+        for key, value in values.items():
+            page = page.replace("{{%s}}" % key, html.escape(value, quote=True))
+        return 200, "text/html; charset=utf-8", page.encode()
+
+
+class RelaisRequestHandler(ChaliceRequestHandler):
+    """Chalice's handler, answering GET for the pages first."""
+
+    def __init__(self, *args, pages: Pages, **kwargs):
+        self.pages = pages
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:
+        page = self.pages.get(self.path)
+        if page is None:
+            return super().do_GET()
+        status, content_type, body = page
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def make_server(relais, settings: Settings, *, demo: bool = False):
+    """Chalice's local server for `relais`, with the pages; `.server.serve_forever()` runs it."""
+    import app as app_module
+
+    app_module.use(relais)
+    config = Config(chalice_stage="local")
+    server = create_local_server(app_module.app, config, settings.host, settings.port)
+    server.server.RequestHandlerClass = functools.partial(
+        RelaisRequestHandler, app_object=app_module.app, config=config,
+        pages=Pages(relais, demo=demo))
+    return server
 
 
 def serve(settings: Settings, *, demo: bool = False) -> int:
-    import app as app_module
-
     relais = bootstrap(settings)
-    app_module.use(relais)
     if demo and relais.profile_store.get(DEMO_PERSON) is None:
         from .demo import load_demo
         print("Loading the demo organisation...", flush=True)
         print("Loaded:", load_demo(relais), flush=True)
-    server = create_local_server(app_module.app, Config(chalice_stage="local"),
-                                 settings.host, settings.port)
+    server = make_server(relais, settings, demo=demo)
     print(f"Relais is running at {settings.base_url}", flush=True)
     print(f"  API description: {settings.base_url}/openapi.json")
+    print(f"  Web widget: {settings.base_url}/widget/relais-widget.js"
+          + ("" if WIDGET.exists() else " (not built yet: make install)"))
     if relais.tokens and relais.profile_store.get(DEMO_PERSON):
+        if demo:
+            print(f"  Demo intranet page: {settings.base_url}/demo/"
+                  f"  (as another person: {settings.base_url}/demo/?as=p115)")
         print(f"  Sign-in token for {DEMO_PERSON} (employee):")
         print("   ", relais.tokens.issue(DEMO_PERSON))
         print("  HR token:", relais.tokens.issue("p000", "hr"))

@@ -17,7 +17,8 @@ from .sqlite_db import SQLiteDatabase, dumps
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS evidence (
-    doc_id TEXT PRIMARY KEY,
+    rid INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL UNIQUE,
     person_id TEXT NOT NULL,
     kind TEXT NOT NULL,
     question_id TEXT,
@@ -29,9 +30,9 @@ CREATE TABLE IF NOT EXISTS evidence (
     vector BLOB
 );
 CREATE INDEX IF NOT EXISTS evidence_person ON evidence(person_id);
+-- Keyed by evidence.rid, so a document is replaced or removed without a scan.
 CREATE VIRTUAL TABLE IF NOT EXISTS evidence_fts USING fts5(
-    doc_id UNINDEXED, person_id UNINDEXED, text,
-    tokenize = 'porter unicode61 remove_diacritics 2'
+    text, tokenize = 'porter unicode61 remove_diacritics 2'
 );
 CREATE TABLE IF NOT EXISTS index_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO index_meta VALUES ('generation', 0);
@@ -82,18 +83,28 @@ class EmbeddedIndex:
     def upsert(self, docs: Sequence[EvidenceDoc]) -> None:
         if not docs:
             return
-        rows = []
-        for doc in docs:
-            vector = None
-            if doc.vector is not None:
-                vector = np.asarray(doc.vector, dtype=np.float32).tobytes()
-            rows.append((doc.id, doc.person_id, doc.kind, doc.question_id, int(doc.accepted),
-                         int(doc.score), doc.created_at, dumps(doc.tags), doc.text, vector))
         with self._lock, self.db.transaction() as conn:
-            conn.executemany("DELETE FROM evidence_fts WHERE doc_id = ?", [(d.id,) for d in docs])
-            conn.executemany("INSERT OR REPLACE INTO evidence VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-            conn.executemany("INSERT INTO evidence_fts (doc_id, person_id, text) VALUES (?,?,?)",
-                             [(d.id, d.person_id, d.text) for d in docs])
+            for doc in docs:
+                vector = None
+                if doc.vector is not None:
+                    vector = np.asarray(doc.vector, dtype=np.float32).tobytes()
+                values = (doc.person_id, doc.kind, doc.question_id, int(doc.accepted),
+                          int(doc.score), doc.created_at, dumps(doc.tags), doc.text, vector)
+                row = conn.execute("SELECT rid FROM evidence WHERE doc_id = ?",
+                                   (doc.id,)).fetchone()
+                if row:
+                    rid = row[0]
+                    conn.execute("UPDATE evidence SET person_id=?, kind=?, question_id=?,"
+                                 " accepted=?, score=?, created_at=?, tags=?, text=?, vector=?"
+                                 " WHERE rid = ?", (*values, rid))
+                    conn.execute("DELETE FROM evidence_fts WHERE rowid = ?", (rid,))
+                else:
+                    rid = conn.execute(
+                        "INSERT INTO evidence (doc_id, person_id, kind, question_id, accepted,"
+                        " score, created_at, tags, text, vector) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (doc.id, *values)).lastrowid
+                conn.execute("INSERT INTO evidence_fts (rowid, text) VALUES (?, ?)",
+                             (rid, doc.text))
             generation = self._bump(conn)
             if self._generation == generation - 1:
                 for doc in docs:
@@ -104,8 +115,12 @@ class EmbeddedIndex:
         if not doc_ids:
             return
         with self._lock, self.db.transaction() as conn:
-            conn.executemany("DELETE FROM evidence WHERE doc_id = ?", [(i,) for i in doc_ids])
-            conn.executemany("DELETE FROM evidence_fts WHERE doc_id = ?", [(i,) for i in doc_ids])
+            for doc_id in doc_ids:
+                row = conn.execute("SELECT rid FROM evidence WHERE doc_id = ?",
+                                   (doc_id,)).fetchone()
+                if row:
+                    conn.execute("DELETE FROM evidence_fts WHERE rowid = ?", (row[0],))
+                    conn.execute("DELETE FROM evidence WHERE rid = ?", (row[0],))
             generation = self._bump(conn)
             if self._generation == generation - 1:
                 for doc_id in doc_ids:
@@ -197,10 +212,11 @@ class EmbeddedIndex:
         excluded = list(dict.fromkeys(exclude_people))
         clause = ""
         if excluded:
-            clause = f" AND person_id NOT IN ({','.join('?' * len(excluded))})"
+            clause = f" AND e.person_id NOT IN ({','.join('?' * len(excluded))})"
         rows = self.db.query(
-            f"SELECT doc_id, bm25(evidence_fts) AS rank FROM evidence_fts"
-            f" WHERE evidence_fts MATCH ?{clause} ORDER BY rank, doc_id LIMIT ?",
+            f"SELECT e.doc_id AS doc_id, bm25(evidence_fts) AS rank FROM evidence_fts"
+            f" JOIN evidence e ON e.rid = evidence_fts.rowid"
+            f" WHERE evidence_fts MATCH ?{clause} ORDER BY rank, e.doc_id LIMIT ?",
             [expression, *excluded, k])
         # FTS5's bm25() is lower-is-better; the port promises higher-is-better.
         return self._load_docs([(r["doc_id"], -r["rank"]) for r in rows])

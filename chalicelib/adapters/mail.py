@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import json
 import os
+import re
 import secrets
 import smtplib
 import time
@@ -239,7 +241,7 @@ class SQLiteMailLedger:
     @staticmethod
     def _record(row) -> InboundRecord:
         data = {k: row[k] for k in INBOUND_COLUMNS}
-        data["recipients"] = __import__("json").loads(data["recipients"])
+        data["recipients"] = json.loads(data["recipients"])
         return InboundRecord(**data)
 
     def claim_inbound(self, record: InboundRecord, stale_before: str) -> InboundRecord | None:
@@ -316,8 +318,9 @@ class MaildirStore:
     """Raw messages in maildirs under `root`: `inbox/` for kept mail, `quarantine/` for mail
     that could not be used. Files are written to tmp/ and renamed, so none is ever partial."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, *, fsync: bool = True):
         self.root = Path(root)
+        self.fsync = fsync  # on by default: the sender hears "250" only once the mail is on disk
         for box in ("inbox", "quarantine"):
             for sub in ("tmp", "new", "cur"):
                 (self.root / box / sub).mkdir(parents=True, exist_ok=True)
@@ -327,8 +330,9 @@ class MaildirStore:
         tmp = self.root / "inbox" / "tmp" / name
         with open(tmp, "wb") as handle:
             handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if self.fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, self.root / "inbox" / "new" / name)
         return str(Path("inbox") / "new" / name)
 
@@ -381,7 +385,7 @@ class ReceivedMail:
 
     raw: bytes
     location: str
-    envelope_from: str
+    envelope_from: str | None  # None: SES wrote no Return-Path; "": a null sender (a bounce)
     recipients: list[str]
     verdicts: dict
 
@@ -392,10 +396,9 @@ def read_ses_object(bucket: str, key: str, region: str, *, max_bytes: int,
     headers SES put on top: Return-Path, the first Received's `for <rcpt>`, X-SES-*-Verdict and
     Authentication-Results. A mail over `max_bytes` is read only up to the limit + 1 byte, so
     that the ingest refuses it without holding it all."""
-    import re
     from email import message_from_bytes, policy
 
-    from ..mailparse import Limits, header_section, message_ids, read_headers, ses_verdicts
+    from ..mailparse import Limits, header_section, read_headers, ses_verdicts
 
     client = client or aws_client("s3", region)
     body = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{max_bytes}")["Body"]
@@ -405,9 +408,9 @@ def read_ses_object(bucket: str, key: str, region: str, *, max_bytes: int,
         headers = read_headers(message_from_bytes(head + b"\r\n\r\n", policy=policy.default))
     except Exception:
         headers = {}
-    envelope_from = (message_ids(headers.get("return-path", "").replace("<>", ""), 1) or [""])[0]
-    recipients = re.findall(r"\bfor\s+<?([^\s<>;@]+@[^\s<>;]+)>?",
+    return_path = re.search(r"<([^<>\s]*)>", headers.get("return-path", ""))
+    recipients = re.findall(r"\bfor\s+<?([^\s<>;@]+@[^\s<>;]+?)>?(?:;|\s|$)",
                             headers.get("received", ""))[:1]
     return ReceivedMail(raw=raw, location=f"s3://{bucket}/{key}",
-                        envelope_from=envelope_from.strip("<>"), recipients=recipients,
-                        verdicts=ses_verdicts(headers))
+                        envelope_from=return_path.group(1) if return_path else None,
+                        recipients=recipients, verdicts=ses_verdicts(headers))

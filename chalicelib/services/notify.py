@@ -1,43 +1,190 @@
 """Notifications: who is told what, through the Mailer port. Anonymous askers stay hidden."""
 from __future__ import annotations
 
-from ..domain import Answer, Question, Relay
-from ..ports import Mailer, ProfileStore
+from collections import defaultdict
+from email.utils import make_msgid
+
+from ..clock import SystemClock, iso
+from ..domain import Answer, Profile, Question, Relay
+from ..mail_ports import MailLedger
+from ..ports import Clock, Mailer, ProfileStore
+
+MAX_REFERENCES = 10
 
 
 class Notifier:
-    """Composes the mails Relais sends: a relay to an expert, an answer to the asker."""
+    """Composes and threads the mails Relais sends: a relay to an expert, an acknowledgement
+    and answers to the asker, the asker's additions to the experts, and the daily digest of
+    people who asked for one instead of a mail each time.
 
-    def __init__(self, mailer: Mailer, profiles: ProfileStore, base_url: str):
+    With a ledger, every mail about a question carries a Reply-To address of its own
+    (reply+<token>@<mail host>, bound to that person and question) and Message-ID,
+    In-Reply-To and References headers, so that replies come back to Relais and thread in the
+    reader's client. Mails go from Relais, never from a person: an expert learns nothing of an
+    anonymous asker, not even an address.
+    """
+
+    def __init__(self, mailer: Mailer, profiles: ProfileStore, base_url: str, *,
+                 ledger: MailLedger | None = None, mail_host: str = "localhost",
+                 clock: Clock | None = None):
         self.mailer = mailer
         self.profiles = profiles
         self.base_url = base_url.rstrip("/")
+        self.ledger = ledger
+        self.mail_host = mail_host
+        self.clock = clock or SystemClock()
 
+    # What is sent ------------------------------------------------------------------------
     def relayed(self, question: Question, relay: Relay) -> None:
-        expert = self.profiles.get(relay.expert_id)
-        if expert is None or not expert.email:
+        expert = self._reachable(relay.expert_id)
+        if expert is None:
             return
         why = "; ".join(
             ", ".join(item.get("matched") or []) or item.get("kind", "")
             for item in relay.explanation[:3]) or "your profile"
         asker = "A colleague" if question.anonymous else self._name(question.asker_id)
-        self.mailer.send(
-            to=expert.email, kind="relay",
+        reply_to = self._reply_to(question.id, expert.id, "expert")
+        how = ("Reply to this mail to answer: your reply, without the quoted text, becomes your "
+               "answer.\n" if reply_to else "")
+        self._deliver(
+            expert, question.id, kind="relay", reply_to=reply_to,
             subject=f"[Relais] A question for you: {question.title}",
             text=(f"Hello {expert.name},\n\n{asker} asked a question you are likely to answer "
-                  f"well (why you: {why}).\n\n{question.title}\n\n{question.body}\n\n"
-                  f"Answer, decline or snooze: {self.base_url}/questions/{question.id}\n"))
+                  f"well (why you: {why}).\n\n{question.title}\n\n{question.body}\n\n{how}"
+                  f"Answer, decline or snooze: {self._url(question)}\n"))
 
     def answered(self, question: Question, answer: Answer) -> None:
-        asker = self.profiles.get(question.asker_id)
-        if asker is None or not asker.email or answer.author_id == question.asker_id:
+        asker = self._reachable(question.asker_id)
+        if asker is None or answer.author_id == question.asker_id:
             return
-        self.mailer.send(
-            to=asker.email, kind="answer",
+        reply_to = self._reply_to(question.id, asker.id, "asker")
+        how = "Reply to this mail to add to your question.\n" if reply_to else ""
+        self._deliver(
+            asker, question.id, kind="answer", reply_to=reply_to, automatic="auto-generated",
             subject=f"[Relais] New answer: {question.title}",
             text=(f"{self._name(answer.author_id)} answered your question "
-                  f"\"{question.title}\":\n\n{answer.body}\n\n"
-                  f"{self.base_url}/questions/{question.id}\n"))
+                  f"\"{question.title}\":\n\n{answer.body}\n\n{how}{self._url(question)}\n"))
+
+    def acknowledged(self, question: Question, relays: list[Relay], similar: list[dict],
+                     in_reply_to: str = "") -> None:
+        """Tell an asker by mail that the question arrived, who it went to, and which answered
+        questions look alike. Sent at once (never in a digest) and marked as an automatic
+        reply, so that no responder answers it back."""
+        asker = self._reachable(question.asker_id)
+        if asker is None:
+            return
+        people = self.profiles.get_many(r.expert_id for r in relays)
+        lines = [f"Hello {asker.name},", "",
+                 f"Relais received your question \"{question.title}\"."]
+        if question.anonymous:
+            lines.append("You asked anonymously: the people it goes to are not told who asked.")
+        lines.append("")
+        if relays:
+            lines.append("It was relayed to:")
+            for relay in relays:
+                person = people.get(relay.expert_id)
+                if person is not None:
+                    where = f" ({person.department})" if person.department else ""
+                    lines.append(f"- {person.name}{where}")
+        else:
+            lines.append("No one matches it yet; it stays open and Relais will try again.")
+        if similar:
+            lines += ["", "Answered questions that look similar:"]
+            lines += [f"- {item['title']}: {self.base_url}/questions/{item['id']}"
+                      for item in similar]
+        reply_to = self._reply_to(question.id, asker.id, "asker")
+        lines += ["", "Answers will come to you by mail."
+                  + (" Reply to this mail to add details to your question." if reply_to else ""),
+                  self._url(question), ""]
+        self._deliver(asker, question.id, kind="acknowledgement", reply_to=reply_to,
+                      automatic="auto-replied", digest=False, in_reply_to=in_reply_to,
+                      subject=f"[Relais] Received: {question.title}", text="\n".join(lines))
+
+    def added(self, question: Question, addition: str, expert_ids: list[str]) -> None:
+        """The asker added to a question: the experts still holding it hear of it."""
+        for expert_id in expert_ids:
+            expert = self._reachable(expert_id)
+            if expert is None:
+                continue
+            reply_to = self._reply_to(question.id, expert.id, "expert")
+            self._deliver(
+                expert, question.id, kind="addition", reply_to=reply_to,
+                subject=f"[Relais] More about: {question.title}",
+                text=(f"Hello {expert.name},\n\nThe question \"{question.title}\" now says "
+                      f"more:\n\n{addition}\n\n"
+                      + ("Reply to this mail to answer.\n" if reply_to else "")
+                      + f"{self._url(question)}\n"))
+
+    def send_digests(self) -> dict:
+        """Send each person who reads mail once a day everything held for them, in one mail."""
+        if self.ledger is None:
+            return {"people": 0, "items": 0}
+        held: dict[str, list] = defaultdict(list)
+        for item in self.ledger.pending_digests():
+            held[item.person_id].append(item)
+        people = items = 0
+        for person_id, pending in held.items():
+            person = self._reachable(person_id)
+            if person is not None:
+                parts = [f"Hello {person.name},", "",
+                         f"What Relais has for you today ({len(pending)}):", ""]
+                for item in pending:
+                    parts += ["-" * 60, item.subject, "", item.text.rstrip(), ""]
+                self.mailer.send(to=person.email, subject=f"[Relais] Your digest ({len(pending)})",
+                                 text="\n".join(parts), kind="digest",
+                                 headers={"Message-ID": make_msgid(domain=self.mail_host),
+                                          "Auto-Submitted": "auto-generated",
+                                          "X-Relais-Kind": "digest"})
+                people += 1
+                items += len(pending)
+            self.ledger.mark_digests_sent([i.id for i in pending], iso(self.clock.now()))
+        return {"people": people, "items": items}
+
+    # How it is sent ----------------------------------------------------------------------
+    def _deliver(self, person: Profile, question_id: str, *, kind: str, subject: str, text: str,
+                 reply_to: str = "", automatic: str = "", digest: bool = True,
+                 in_reply_to: str = "") -> None:
+        if digest and person.notify == "daily" and self.ledger is not None:
+            if reply_to:
+                text += f"\nTo reply by mail, write to {reply_to}\n"
+            self.ledger.queue_digest(person.id, kind, question_id, subject, text,
+                                     iso(self.clock.now()))
+            return
+        message_id = make_msgid(domain=self.mail_host)
+        # X-Relais-Kind lets the ingest recognise our own mails coming back (no loops).
+        headers = {"Message-ID": message_id, "X-Relais-Kind": kind}
+        if reply_to:
+            headers["Reply-To"] = f"Relais <{reply_to}>"
+        if automatic:
+            # RFC 3834: responders must not answer these. Relays are not marked, so that an
+            # expert's out-of-office notice comes back and re-routes the question.
+            headers["Auto-Submitted"] = automatic
+        thread = self.ledger.thread(question_id, person.id) if self.ledger else []
+        if in_reply_to and in_reply_to not in thread:
+            thread.append(in_reply_to)
+        if thread:
+            headers["In-Reply-To"] = thread[-1]
+            headers["References"] = " ".join(dict.fromkeys(thread[:1] + thread[1 - MAX_REFERENCES:]))
+        sent_id = self.mailer.send(to=person.email, subject=subject, text=text, headers=headers,
+                                   kind=kind)
+        if self.ledger is not None:
+            for known in dict.fromkeys([message_id, sent_id]):
+                self.ledger.add_thread_message(known, question_id, person.id)
+
+    def _reply_to(self, question_id: str, person_id: str, role: str) -> str:
+        if self.ledger is None:
+            return ""
+        address = self.ledger.reply_address(question_id, person_id, role)
+        return f"reply+{address.token}@{self.mail_host}"
+
+    def _reachable(self, person_id: str) -> Profile | None:
+        person = self.profiles.get(person_id)
+        if person is None or person.deleted or not person.active or not person.email:
+            return None
+        return person
+
+    def _url(self, question: Question) -> str:
+        return f"{self.base_url}/questions/{question.id}"
 
     def _name(self, person_id: str) -> str:
         person = self.profiles.get(person_id)

@@ -32,7 +32,6 @@ from ..ports import Clock, ProfileStore
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 MAX_RESULTS = 200  # the most resources one list response carries (ServiceProviderConfig)
@@ -232,7 +231,7 @@ def _element_matches(element: dict, terms: list[tuple[str, Any]]) -> bool:
 def _values(doc: dict, path: str) -> list:
     """Every value `path` reaches in a rendered User (for evaluating list filters)."""
     in_extension, attribute, terms, sub = parse_path(path, "invalidFilter")
-    container = doc.get(ENTERPRISE) or {} if in_extension else doc
+    container = (doc.get(ENTERPRISE) or {}) if in_extension else doc
     value = container.get(attribute) if attribute else None
     if isinstance(value, list):
         elements = [e for e in value if isinstance(e, dict)]
@@ -391,8 +390,6 @@ def _apply_path(doc: dict, kind: str, path: Any, value: Any) -> None:
     if in_extension and attribute == "manager" and sub is None and kind != "remove":
         manager = _manager_id(value)
         value = {"value": manager} if manager else None
-        if value is None:
-            kind = "remove"
     if terms is not None:
         _apply_filtered(container, kind, attribute, terms, sub, value)
         return
@@ -467,7 +464,7 @@ def _project(doc: dict, attributes: str | None, excluded: str | None) -> dict:
         result = {"schemas": doc["schemas"], "id": doc["id"]}
         for path in (p.strip() for p in attributes.split(",") if p.strip()):
             in_extension, attribute, _, sub = parse_path(path, "invalidValue")
-            source = doc.get(ENTERPRISE) or {} if in_extension else doc
+            source = (doc.get(ENTERPRISE) or {}) if in_extension else doc
             if attribute is None:
                 if ENTERPRISE in doc:
                     result[ENTERPRISE] = doc[ENTERPRISE]
@@ -490,7 +487,7 @@ def _project(doc: dict, attributes: str | None, excluded: str | None) -> dict:
             in_extension, attribute, _, sub = parse_path(path, "invalidValue")
             if attribute in ("id", "schemas"):
                 continue  # returned always
-            container = result.get(ENTERPRISE) or {} if in_extension else result
+            container = (result.get(ENTERPRISE) or {}) if in_extension else result
             if attribute is None:
                 result.pop(ENTERPRISE, None)
             elif sub and isinstance(container.get(attribute), dict):

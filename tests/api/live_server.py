@@ -3,13 +3,14 @@ need real sockets: concurrent clients, schemathesis."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
 
 from chalice.config import Config
-from chalice.local import create_local_server
+from chalice.local import LocalChalice, LocalDevServer, create_local_server
 
 import app as app_module
 
@@ -39,7 +40,16 @@ class LiveServer:
 def live_server(relais):
     """Serve `relais` on a free local port for the duration of the block."""
     app_module.use(relais)
-    server = create_local_server(app_module.app, Config(chalice_stage="local"), "127.0.0.1", 0)
+    config = Config(chalice_stage="local")
+    if isinstance(app_module.app, LocalChalice):
+        # create_local_server already made the app thread-safe (once per process: it swaps
+        # the app's class, and a second swap would make an inheritance cycle).
+        server = LocalDevServer(app_module.app, config, "127.0.0.1", 0)
+    else:
+        server = create_local_server(app_module.app, config, "127.0.0.1", 0)
+    # The handler writes headers and body separately: without TCP_NODELAY (inherited by the
+    # accepted sockets) each response waits ~40 ms for the client's delayed ACK.
+    server.server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     thread = threading.Thread(target=server.server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -131,20 +131,36 @@ TOKEN_KINDS = ["expired", "wrong secret", "garbled", "tampered", "unknown role",
                "no subject", "unsigned"]
 
 
-def authed_routes() -> list[tuple[str, str]]:
+def authed_routes() -> list:
     """Every route that needs a token, with placeholder ids."""
-    return [(spec.method, spec.path.replace("{", "").replace("}", ""))
+    return [pytest.param(spec.method, spec.path.replace("{", "").replace("}", ""), spec.tag,
+                         id=f"{spec.method} {spec.path}")
             for spec in app_module.api.specs if spec.auth]
 
 
-@pytest.mark.parametrize("method,path", authed_routes())
+# SCIM discovery (RFC 7644 section 4) is public by design: it says how to authenticate.
+PUBLIC = {"/health", "/openapi.json", "/scim/v2/ServiceProviderConfig", "/scim/v2/ResourceTypes",
+          "/scim/v2/ResourceTypes/{type_id}", "/scim/v2/Schemas", "/scim/v2/Schemas/{schema_id}"}
+
+
+def test_only_health_the_description_and_scim_discovery_are_public():
+    public = {spec.path for spec in app_module.api.specs if not spec.auth}
+    assert public <= PUBLIC, public - PUBLIC
+    assert {"/health", "/openapi.json"} <= public
+    assert all(spec.method == "GET" for spec in app_module.api.specs if not spec.auth)
+
+
+@pytest.mark.parametrize("method,path,tag", authed_routes())
 @pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer ", "Basic dTE6cHc=",
                                     "Token abc"])
-def test_every_route_but_two_needs_a_bearer_token(world, method, path, header):
+def test_every_other_route_needs_a_bearer_token(world, method, path, tag, header):
     extra = {} if header is None else {"Authorization": header}
     response = world.call(method, path, {}, person=None, headers=extra)
     assert response.status_code == 401, response.json
-    assert response.json["error"]["code"] == "unauthorized"
+    if tag == "scim":  # SCIM clients get a SCIM Error message
+        assert str(response.json["status"]) == "401"
+    else:
+        assert response.json["error"]["code"] == "unauthorized"
 
 
 @pytest.mark.parametrize("kind", TOKEN_KINDS)

@@ -1,0 +1,94 @@
+// "Questions for me": what was relayed to me, why me; answer, decline or snooze.
+import { html, nothing, type PropertyValues } from "lit";
+import type { Relay } from "./api";
+import { Panel } from "./base";
+import { formatDate } from "./i18n";
+import { markdown } from "./markdown";
+import { whyList } from "./why";
+
+const SNOOZE_HOURS = [4, 24, 72, 168];
+
+export class InboxPanel extends Panel {
+  static properties = { ...Panel.properties, items: { state: true }, answering: { state: true } };
+  declare items: Relay[] | null;
+  declare answering: string;
+
+  constructor() {
+    super();
+    this.items = null;
+    this.answering = "";
+  }
+
+  protected updated(changed: PropertyValues) {
+    if (changed.has("active") && this.active) this.load();
+  }
+
+  async load(done = "") {
+    const page = await this.run(() => this.ctx.api.inbox(), done);
+    if (page) this.items = page.items;
+  }
+
+  private async answer(event: Event, relay: Relay) {
+    event.preventDefault();
+    const body = ((event.target as HTMLFormElement).elements.namedItem("answer") as HTMLTextAreaElement).value.trim();
+    if (!body) return;
+    if (await this.run(() => this.ctx.api.answer(relay.question_id, body))) {
+      this.answering = "";
+      await this.load(this.t("q.answerSent"));
+    }
+  }
+
+  private async decline(relay: Relay) {
+    if (await this.run(() => this.ctx.api.decline(relay.question_id))) await this.load(this.t("inbox.declined"));
+  }
+
+  private async snooze(relay: Relay) {
+    const select = this.renderRoot.querySelector(`#snooze-${relay.question_id}`) as HTMLSelectElement;
+    if (await this.run(() => this.ctx.api.snooze(relay.question_id, Number(select.value))))
+      await this.load(this.t("inbox.snoozed"));
+  }
+
+  render() {
+    const t = this.t;
+    return html`<h2>${t("inbox.heading")}</h2>
+      <div class="actions"><button type="button" @click=${() => this.load()}>${t("refresh")}</button></div>
+      ${this.messages()}
+      ${this.items === null ? html`<p class="status">${t("loading")}</p>`
+        : this.items.length === 0 ? html`<p class="meta">${t("inbox.none")}</p>`
+        : html`<ul class="plain">${this.items.map((r) => this.item(r))}</ul>`}`;
+  }
+
+  private item(relay: Relay) {
+    const t = this.t;
+    const q = relay.question!;
+    const id = relay.question_id;
+    return html`<li class="card relay-item" data-question=${id}>
+      <h3><button type="button" class="link" @click=${() => this.openQuestion(id)}>${q.title}</button></h3>
+      <p class="meta">${t("q.askedBy", { name: q.asker?.name ?? t("q.anonymous") })}
+        ${relay.state === "snoozed" ? html` · <span class="badge">${t("relay.snoozed")}</span>` : nothing}
+        ${relay.due_at ? html` · ${t("inbox.due", { date: formatDate(this.ctx.lang, relay.due_at) })}` : nothing}</p>
+      ${q.body ? markdown(q.body) : nothing}
+      <h4>${t("inbox.whyYou")}</h4>
+      ${whyList(relay.explanation, t, this.ctx.lang, t("inbox.whyYou"))}
+      ${this.answering === id ? html`<form @submit=${(e: Event) => this.answer(e, relay)}>
+          <label for="answer-${id}">${t("q.yourAnswer")}</label>
+          <textarea id="answer-${id}" name="answer" required maxlength="20000"></textarea>
+          <div class="actions"><button class="primary" type="submit" ?disabled=${this.busy}>${t("q.sendAnswer")}</button></div>
+        </form>` : nothing}
+      <div class="actions">
+        ${this.answering === id ? nothing : html`<button type="button" class="primary" @click=${() => this.startAnswer(id)}>${t("inbox.answer")}</button>`}
+        <button type="button" @click=${() => this.decline(relay)} ?disabled=${this.busy}>${t("inbox.decline")}</button>
+        <label class="sr-only" for="snooze-${id}">${t("inbox.snoozeFor")}</label>
+        <select id="snooze-${id}" style="width:auto">${SNOOZE_HOURS.map((h) => html`<option value=${h} ?selected=${h === 24}>${t(`snooze.${h}` as never)}</option>`)}</select>
+        <button type="button" @click=${() => this.snooze(relay)} ?disabled=${this.busy}>${t("inbox.snooze")}</button>
+      </div>
+    </li>`;
+  }
+
+  private async startAnswer(id: string) {
+    this.answering = id;
+    await this.updateComplete;
+    (this.renderRoot.querySelector(`#answer-${id}`) as HTMLTextAreaElement | null)?.focus();
+  }
+}
+customElements.get("relais-inbox") || customElements.define("relais-inbox", InboxPanel);

@@ -1,0 +1,108 @@
+"""Routing through the HTTP API: suggestions while typing, relays, decline and snooze."""
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.test_routing import build_org
+
+
+@pytest.fixture
+def org(api):
+    return build_org(api.relais)
+
+
+def test_suggestions_for_a_draft_explain_themselves_and_store_nothing(api, org):
+    before = api.get("/questions", person="h9").json["total"]
+    response = api.post("/suggestions/experts?limit=3",
+                        {"title": "kafka consumer lag", "tags": ["kafka"]}, person="h9")
+    assert response.status_code == 200
+    experts = response.json["experts"]
+    assert 0 < len(experts) <= 3
+    assert all(e["person"]["id"] != "h9" for e in experts)
+    first = experts[0]
+    assert {"name", "site", "languages"} <= set(first["person"])
+    assert "title" not in first["person"] and "grade" not in first["person"]
+    assert first["explanation"] and {"kind", "share", "matched"} <= set(first["explanation"][0])
+    assert api.get("/questions", person="h9").json["total"] == before
+    assert api.relais.question_store.relays_for_expert(first["person"]["id"]) == []
+
+
+def test_similar_answered_questions_for_a_draft(api, org):
+    response = api.post("/suggestions/questions", {"title": "postgresql query planner problem"},
+                        person="h9")
+    assert response.status_code == 200
+    questions = response.json["questions"]
+    assert questions and all(q["answer_count"] > 0 for q in questions)
+    assert "postgresql" in questions[0]["title"]
+    assert all("asker" not in q and "asker_id" not in q for q in questions)
+
+
+def test_asking_relays_to_three_people_who_see_it_and_the_asker_follows(api, org):
+    asked = api.post("/questions", {"title": "tableau dashboard filters reset", "anonymous": True},
+                     person="h9")
+    assert asked.status_code == 201
+    question_id = asked.json["id"]
+    relays = api.get(f"/questions/{question_id}/relays", person="h9").json["items"]
+    assert len(relays) == 3 and {r["state"] for r in relays} == {"notified"}
+    expert = relays[0]["expert"]["id"]
+    mine = api.get("/relays?state=open", person=expert).json["items"]
+    relayed = [r for r in mine if r["question_id"] == question_id]
+    assert relayed and relayed[0]["question"]["asker"] is None  # anonymous stays anonymous
+    assert api.get(f"/questions/{question_id}/relays", person=expert).status_code == 403
+    answered = api.post(f"/questions/{question_id}/answers", {"body": "Use a context filter."},
+                        person=expert)
+    assert answered.status_code == 201
+    states = {r["expert"]["id"]: r["state"] for r in
+              api.get(f"/questions/{question_id}/relays", person="h9").json["items"]}
+    assert states[expert] == "answered"
+
+
+def test_decline_and_snooze_relay_the_next_person(api, org):
+    question_id = api.post("/questions", {"title": "kubernetes cluster autoscaling limits"},
+                           person="h9").json["id"]
+    relays = api.get(f"/questions/{question_id}/relays", person="h9").json["items"]
+    first, second = relays[0]["expert"]["id"], relays[1]["expert"]["id"]
+    declined = api.post(f"/questions/{question_id}/decline", person=first)
+    assert declined.status_code == 200 and declined.json["state"] == "declined"
+    assert api.post(f"/questions/{question_id}/decline", person=first).status_code == 409
+    snoozed = api.post(f"/questions/{question_id}/snooze", {"hours": 4}, person=second)
+    assert snoozed.status_code == 200 and snoozed.json["state"] == "snoozed"
+    after = api.get(f"/questions/{question_id}/relays", person="h9").json["items"]
+    assert len(after) == 5
+    assert [r["reason"] for r in after[3:]] == ["reroute", "reroute"]
+
+
+@pytest.mark.parametrize("path, body, status, field", [
+    ("/questions/{q}/snooze", {"hours": 0}, 422, "hours"),
+    ("/questions/{q}/snooze", {"hours": 24 * 365}, 422, "hours"),
+    ("/questions/{q}/snooze", {"days": 1}, 422, "days"),
+    ("/suggestions/experts", {"title": "x" * 301}, 422, "title"),
+    ("/suggestions/experts", {"title": "ok", "tags": ["two words"]}, 422, "tags[0]"),
+])
+def test_routing_input_errors_name_the_field(api, org, path, body, status, field):
+    question_id = api.post("/questions", {"title": "kafka consumer lag"}, person="h9").json["id"]
+    response = api.post(path.format(q=question_id), body, person="h2")
+    assert response.status_code == status
+    assert field in [d["field"] for d in response.json["error"]["details"]]
+
+
+def test_declining_a_question_not_relayed_to_you_is_404(api, org):
+    question_id = api.post("/questions", {"title": "kafka consumer lag"}, person="h9").json["id"]
+    relayed = {r["expert"]["id"] for r in
+               api.get(f"/questions/{question_id}/relays", person="h9").json["items"]}
+    outsider = next(p["id"] for p in org if p["id"] not in relayed | {"h9"})
+    response = api.post(f"/questions/{question_id}/decline", person=outsider)
+    assert response.status_code == 404
+    assert api.get("/relays?state=bogus", person="h9").status_code == 422
+
+
+def test_the_outbox_is_for_admins_and_hides_anonymous_askers(api, org):
+    api.relais.hr_sync.upsert([{"id": p["id"], "name": p["name"],
+                                "email": f"{p['id']}@example.com"} for p in org])
+    api.post("/questions", {"title": "vat on training invoices", "anonymous": True}, person="h9")
+    assert api.get("/admin/outbox", person="h9").status_code == 403
+    assert api.get("/admin/outbox", person="h9", role="hr").status_code == 403
+    mails = api.get("/admin/outbox?limit=50", person="h1", role="admin").json["items"]
+    relay_mails = [m for m in mails if m["kind"] == "relay"]
+    assert len(relay_mails) == 3
+    assert all("Person 9" not in m["text"] and "h9@" not in m["text"] for m in relay_mails)

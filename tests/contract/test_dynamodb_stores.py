@@ -1,0 +1,190 @@
+"""The store contracts run against the DynamoDB adapters of the aws profile, on moto."""
+from __future__ import annotations
+
+import threading
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.adapters.dynamodb_store import (DynamoDBProfileStore, DynamoDBQuestionStore,
+                                                create_tables, table_names)
+from chalicelib.errors import ValidationError
+
+from .store_contracts import (ProfileStoreContract, QuestionStoreContract, answer, person,
+                              question, relay)
+
+PREFIX = "relais-test"
+REGION = "eu-west-1"
+
+
+class OneCallAtATime:
+    """A DynamoDB client whose calls run one at a time.
+
+    DynamoDB applies each request atomically (a conditional write checks and writes as one
+    step; a transaction is all or nothing). moto runs requests on the caller's thread with no
+    lock, so two threads can interleave inside one request and both pass a condition. The
+    contract's concurrency tests are about the adapter, not about moto: serialising whole
+    requests gives moto DynamoDB's atomicity while the adapter's own read-then-conditional-
+    write sequences still interleave between requests, as they would on AWS.
+    """
+
+    def __init__(self, client):
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name):
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args, **kwargs):
+            with self._lock:
+                return attribute(*args, **kwargs)
+        return call
+
+
+@pytest.fixture
+def dynamodb(monkeypatch):
+    """A fresh moto account with the Relais tables; never reaches AWS."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        create_tables(client, PREFIX)
+        yield OneCallAtATime(client)
+
+
+class TestDynamoDBProfileStore(ProfileStoreContract):
+    @pytest.fixture
+    def store(self, dynamodb):
+        return DynamoDBProfileStore(dynamodb, table_names(PREFIX)["profiles"])
+
+
+class TestDynamoDBQuestionStore(QuestionStoreContract):
+    @pytest.fixture
+    def store(self, dynamodb):
+        return DynamoDBQuestionStore(dynamodb, table_names(PREFIX)["qa"])
+
+
+# What the contract does not cover but the aws profile relies on -------------------------------
+@pytest.fixture
+def profiles(dynamodb):
+    return DynamoDBProfileStore(dynamodb, table_names(PREFIX)["profiles"])
+
+
+@pytest.fixture
+def questions(dynamodb):
+    return DynamoDBQuestionStore(dynamodb, table_names(PREFIX)["qa"])
+
+
+def test_tables_stream_new_and_old_images(dynamodb):
+    for name in table_names(PREFIX).values():
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        assert table["StreamSpecification"] == {"StreamEnabled": True,
+                                                "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        assert table["LatestStreamArn"]
+        assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_a_profile_change_reaches_the_stream_with_both_images(dynamodb, profiles):
+    """What the indexer Lambda will read: the record kind and the fields before and after."""
+    first = profiles.add(person("u1", "Ana", skills=["Go"]))
+    profiles.update(first.replace(bio="Platform team"))
+    arn = dynamodb.describe_table(TableName=table_names(PREFIX)["profiles"])["Table"][
+        "LatestStreamArn"]
+    # botocore >= 1.40 calls <account>.streams-ddb.<region>, a host moto 5.2 does not serve yet.
+    streams = boto3.client("dynamodbstreams", region_name=REGION,
+                           endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com")
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    changes = [r["dynamodb"] for r in records
+               if r["dynamodb"].get("NewImage", {}).get("kind") == {"S": "profile"}]
+    assert [c.get("OldImage", {}).get("bio") for c in changes] == [None, {"S": ""}]
+    assert changes[-1]["NewImage"]["bio"] == {"S": "Platform team"}
+    assert changes[-1]["NewImage"]["version"] == {"N": "2"}
+
+
+def test_create_tables_is_idempotent(dynamodb):
+    assert create_tables(dynamodb, PREFIX) == table_names(PREFIX)
+    resource = boto3.resource("dynamodb", region_name=REGION)
+    assert create_tables(resource, PREFIX) == table_names(PREFIX)
+
+
+def test_floats_come_back_as_the_same_floats(questions):
+    weights = [0.1, 2.0, 1 / 3, 1e-05, 0.0]
+    created = questions.put_relay(relay("q1", "e1", score=2.0, explanation=[
+        {"kind": "answer", "weight": w, "rank": n, "nested": {"w": [w]}}
+        for n, w in enumerate(weights)]))
+    got = questions.get_relay("q1", "e1")
+    assert got == created
+    assert type(got.score) is float and got.score == 2.0
+    assert [e["weight"] for e in got.explanation] == weights
+    assert all(type(e["rank"]) is int for e in got.explanation)
+
+
+def test_non_finite_floats_are_refused(questions):
+    with pytest.raises(ValueError):
+        questions.put_relay(relay("q1", "e1", score=float("nan")))
+
+
+def test_a_cursor_from_another_listing_or_filter_is_refused(profiles, questions):
+    for n in range(3):
+        profiles.add(person(f"u{n}", department="Finance", skills=["SQL"]))
+        questions.add_question(question(f"q{n}", n, tags=["sql"]))
+    listing = profiles.list(limit=1).next_cursor
+    found = profiles.search(text="sql", limit=1).next_cursor
+    asked = questions.list_questions(limit=1, tag="sql").next_cursor
+    assert listing and found and asked
+    for bad in (lambda: profiles.list(limit=1, cursor=found),
+                lambda: profiles.list(limit=1, cursor=listing, department="Finance"),
+                lambda: profiles.search(text="sql", limit=1, cursor=listing),
+                lambda: profiles.search(text="python", limit=1, cursor=found),
+                lambda: questions.list_questions(limit=1, cursor=asked),
+                lambda: questions.list_questions(limit=1, tag="sql", cursor=listing),
+                lambda: questions.list_questions(limit=1, tag="sql", cursor=asked + "x")):
+        with pytest.raises(ValidationError) as refused:
+            bad()
+        assert refused.value.details == [{"field": "cursor",
+                                          "message": "not a cursor returned by this listing"}]
+
+
+def test_replacing_more_skills_than_a_transaction_holds(profiles):
+    """50 old skills out and 50 new in is over the 100-action limit of one transaction."""
+    first = profiles.add(person("u1", "Ana", skills=[f"old skill {n}" for n in range(50)]))
+    profiles.update(first.replace(skills=[f"new skill {n}" for n in range(50)]))
+    assert [p.id for p in profiles.search(skill="new skill 49").items] == ["u1"]
+    assert profiles.search(skill="old skill 0").items == []
+    assert profiles.get("u1").version == 2
+
+
+def test_a_user_name_freed_by_a_rename_can_be_taken(profiles):
+    ana = profiles.add(person("u1", user_name="ana"))
+    profiles.update(ana.replace(user_name="ana.b"))
+    profiles.add(person("u2", user_name="ANA"))
+    assert profiles.find(user_name="ana").id == "u2"
+    assert profiles.find(user_name="ana.b").id == "u1"
+
+
+def test_search_scan_limit_bounds_a_request(dynamodb, caplog):
+    """Each profile's words take ~150 kB of the search index: a 1 MB scan page holds a few."""
+    table = table_names(PREFIX)["profiles"]
+    for n in range(10):
+        DynamoDBProfileStore(dynamodb, table).add(person(f"u{n}", "Analyst", bio="x" * 150_000))
+    assert DynamoDBProfileStore(dynamodb, table).search(text="analyst").total == 10
+    bounded = DynamoDBProfileStore(dynamodb, table, search_scan_limit=1)
+    assert 0 < bounded.search(text="analyst").total < 10
+    assert "search_scan_limit" in caplog.text
+
+
+def test_answer_edits_race_votes_by_version(questions):
+    """A vote changes the answer's version, so an edit from before the vote is a conflict
+    rather than a silent reset of the score."""
+    from chalicelib.errors import Conflict
+    first = questions.add_answer(answer("a1", "q1"))
+    questions.set_vote("a1", "v1", 1)
+    with pytest.raises(Conflict):
+        questions.update_answer(first.replace(body="edited"))
+    assert questions.get_answer("a1").score == 1
