@@ -40,7 +40,7 @@ class Limits:
     max_depth: int = 12  # multipart / message nesting
     max_text_bytes: int = 1_000_000  # decoded text kept from one part
     max_decoded_total: int = 4_000_000  # decoded bytes over all text parts
-    max_html_chars: int = 1_000_000  # HTML converted to text (the rest is cut off)
+    max_html_chars: int = 200_000  # HTML read for text; a reply's own words come first
     max_seconds: float = 2.0  # wall-clock budget for reading one message
 
 
@@ -157,9 +157,9 @@ def parse(raw: bytes, limits: Limits = Limits()) -> ParsedMail:
         raise MailError(f"unparseable message ({type(exc).__name__})") from None
     budget.check("structure")
     headers = read_headers(message)
+    sender_name, sender = sender_of(headers)
+    recipients = addresses_in(headers.get("to", "") + " " + headers.get("cc", ""))
     budget.check("headers")
-    sender_name, sender = first_address(message, "from")
-    recipients = [a for name in ("to", "cc") for a in all_addresses(message, name)]
     text, from_html = body_text(message, limits, budget)
     return ParsedMail(
         message_id=first_message_id(headers.get("message-id", "")),
@@ -169,17 +169,30 @@ def parse(raw: bytes, limits: Limits = Limits()) -> ParsedMail:
         headers=headers, content_type=safe_content_type(message), from_html=from_html)
 
 
-def header_value(message, name: str) -> str:
-    """The first value of a header as text; a header the parser cannot read counts as absent."""
-    try:
-        value = message.get(name)
-        return "" if value is None else str(value)[:4000]
-    except Exception:
-        return ""
+MAX_HEADER_VALUE = 8_000  # of a header Relais reads (more is cut off)
+MAX_FROM = 998  # one line: longer From headers are not someone's address
+ADDRESS_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
 
 def read_headers(message) -> dict[str, str]:
-    return {name: value for name in READ_HEADERS if (value := header_value(message, name))}
+    """The first value of each header Relais reads, taken from the raw lines: the stdlib's
+    structured header parsers are slow on hostile input, so only Subject is decoded."""
+    found: dict[str, str] = {}
+    for name, value in message.raw_items():
+        key = str(name).lower()
+        if key in READ_HEADERS and key not in found:
+            found[key] = re.sub(r"\r?\n(?=[ \t])", "", str(value)[:MAX_HEADER_VALUE]).strip()
+    if "subject" in found:
+        found["subject"] = decoded(found["subject"][:2000])
+    return {k: v for k, v in found.items() if v}
+
+
+def decoded(value: str) -> str:
+    """A header's text with RFC 2047 encoded words decoded (bogus ones left as they are)."""
+    try:
+        return str(policy.default.header_factory("subject", value))
+    except Exception:
+        return value
 
 
 def clean_line(text: str) -> str:
@@ -187,29 +200,29 @@ def clean_line(text: str) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:1000]
 
 
-def first_address(message, name: str) -> tuple[str, str]:
-    addresses = header_addresses(message, name, 1)
-    return addresses[0] if addresses else ("", "")
-
-
-def all_addresses(message, name: str) -> list[str]:
-    return [addr for _, addr in header_addresses(message, name, 100)]
-
-
-def header_addresses(message, name: str, limit: int) -> list[tuple[str, str]]:
-    """(display name, lower-case address) pairs of an address header; unreadable ones dropped."""
-    found = []
+def sender_of(headers: dict[str, str]) -> tuple[str, str]:
+    """(display name, lower-case address) of the From header, or ("", "") if unreadable."""
+    value = headers.get("from", "")
+    # The stdlib's address parser slows down sharply on runs of quotes and comments; a real
+    # From header has a handful.
+    if not value or len(value) > MAX_FROM or value.count('"') > 20 or value.count("(") > 20:
+        return "", ""
     try:
-        for value in message.get_all(name) or []:
-            for address in getattr(value, "addresses", ())[:limit]:
-                addr = (address.addr_spec or "").strip().lower()
-                if "@" in addr and len(addr) <= 254 and addr.isprintable() and " " not in addr:
-                    found.append((clean_line(address.display_name or ""), addr))
-            if len(found) >= limit:
-                break
+        addresses = policy.default.header_factory("from", value).addresses
     except Exception:
-        return found[:limit]
-    return found[:limit]
+        return "", ""
+    if not addresses:
+        return "", ""
+    addr = (addresses[0].addr_spec or "").strip().lower()
+    if not ADDRESS_RE.fullmatch(addr):
+        return "", ""
+    return clean_line(addresses[0].display_name or ""), addr
+
+
+def addresses_in(value: str, limit: int = 100) -> list[str]:
+    """Lower-case addresses in a raw To/Cc value, found by pattern (enough to see whether a
+    Relais address is among them, and linear in the length of the header)."""
+    return [a.lower() for a in ADDRESS_RE.findall(value)[:limit]]
 
 
 def safe_content_type(part) -> str:
@@ -241,6 +254,8 @@ def body_text(message, limits: Limits, budget: Budget) -> tuple[str, bool]:
         if depth > limits.max_depth:
             raise MailError(f"MIME nesting deeper than {limits.max_depth}")
         budget.check("parts")
+        if depth and sum(len(str(v)) for _, v in part.raw_items()) > limits.max_field_bytes:
+            raise MailError(f"a MIME part's headers are over {limits.max_field_bytes} bytes")
         try:
             children = list(part.iter_parts()) if part.is_multipart() else []
         except Exception:

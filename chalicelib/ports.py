@@ -164,6 +164,10 @@ class SearchIndex(Protocol):
     def knn(self, vector: Sequence[float], k: int, exclude_people: Iterable[str] = ()) -> list[Hit]:
         """Top `k` documents by cosine similarity, active people only."""
 
+    def retrieve(self, text: str, vector: Sequence[float], k: int,
+                 exclude_people: Iterable[str] = ()) -> tuple[list[Hit], list[Hit]]:
+        """Both candidate lists at once (`bm25`, `knn`); one round trip where the engine can."""
+
     def doc_ids(self) -> set[str]:
         """Every indexed document id (for reindexing)."""
 

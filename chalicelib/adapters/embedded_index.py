@@ -221,6 +221,10 @@ class EmbeddedIndex:
         # FTS5's bm25() is lower-is-better; the port promises higher-is-better.
         return self._load_docs([(r["doc_id"], -r["rank"]) for r in rows])
 
+    def retrieve(self, text: str, vector, k: int, exclude_people: Iterable[str] = ()):
+        excluded = list(exclude_people)
+        return self.bm25(text, k, excluded), self.knn(vector, k, excluded)
+
     def knn(self, vector, k: int, exclude_people: Iterable[str] = ()) -> list[Hit]:
         with self._lock:
             self._refresh()

@@ -56,10 +56,8 @@ class RoutingService:
 
     def retrieve(self, draft: Draft, exclude: set[str]):
         """The two candidate lists of evidence documents."""
-        bm25 = self.index.bm25(draft.text, CANDIDATE_DOCS, exclude_people=exclude)
         vector = self.embedder.embed([draft.text])[0]
-        knn = self.index.knn(vector, CANDIDATE_DOCS, exclude_people=exclude)
-        return bm25, knn
+        return self.index.retrieve(draft.text, vector, CANDIDATE_DOCS, exclude_people=exclude)
 
     def rank(self, draft: Draft, asker_id: str | None, *, limit: int,
              also_exclude: set[str] = frozenset()) -> list[matching.Suggestion]:

@@ -44,13 +44,20 @@ class OneCallAtATime:
         return call
 
 
+@pytest.fixture(scope="module")
+def session():
+    """One boto3 session for the module: it loads the service models once (~0.5 s each)."""
+    return boto3.Session(region_name=REGION, aws_access_key_id="testing",
+                         aws_secret_access_key="testing", aws_session_token="testing")
+
+
 @pytest.fixture
-def dynamodb(monkeypatch):
+def dynamodb(session, monkeypatch):
     """A fresh moto account with the Relais tables; never reaches AWS."""
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
+        client = session.client("dynamodb")
         create_tables(client, PREFIX)
         yield OneCallAtATime(client)
 
@@ -87,15 +94,15 @@ def test_tables_stream_new_and_old_images(dynamodb):
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
 
 
-def test_a_profile_change_reaches_the_stream_with_both_images(dynamodb, profiles):
+def test_a_profile_change_reaches_the_stream_with_both_images(session, dynamodb, profiles):
     """What the indexer Lambda will read: the record kind and the fields before and after."""
     first = profiles.add(person("u1", "Ana", skills=["Go"]))
     profiles.update(first.replace(bio="Platform team"))
     arn = dynamodb.describe_table(TableName=table_names(PREFIX)["profiles"])["Table"][
         "LatestStreamArn"]
     # botocore >= 1.40 calls <account>.streams-ddb.<region>, a host moto 5.2 does not serve yet.
-    streams = boto3.client("dynamodbstreams", region_name=REGION,
-                           endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com")
+    streams = session.client("dynamodbstreams",
+                             endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com")
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
                                           ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
@@ -107,9 +114,9 @@ def test_a_profile_change_reaches_the_stream_with_both_images(dynamodb, profiles
     assert changes[-1]["NewImage"]["version"] == {"N": "2"}
 
 
-def test_create_tables_is_idempotent(dynamodb):
+def test_create_tables_is_idempotent(session, dynamodb):
     assert create_tables(dynamodb, PREFIX) == table_names(PREFIX)
-    resource = boto3.resource("dynamodb", region_name=REGION)
+    resource = session.resource("dynamodb")
     assert create_tables(resource, PREFIX) == table_names(PREFIX)
 
 

@@ -1,0 +1,86 @@
+"""The SearchIndex contract: one suite, run against every backend."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chalicelib.ports import EvidenceDoc
+from tests.fakes import FakeEmbedder
+
+EMBED = FakeEmbedder()
+
+
+def doc(doc_id, person, text, kind="answer", **extra) -> EvidenceDoc:
+    return EvidenceDoc(id=doc_id, person_id=person, kind=kind, text=text,
+                       vector=EMBED.embed([text])[0], **extra)
+
+
+CORPUS = [
+    doc("answer:1", "alice", "How to tune PostgreSQL autovacuum on large tables",
+        question_id="q1", accepted=True, tags=["postgresql"]),
+    doc("answer:2", "bob", "Kubernetes pod restarts with OOMKilled errors", question_id="q2",
+        tags=["kubernetes"]),
+    doc("answer:3", "carol", "Comptabiliser une note de frais en devise étrangère",
+        question_id="q3", tags=["comptabilité"]),
+    doc("skills:alice", "alice", "PostgreSQL; Python", kind="skills"),
+    doc("skills:bob", "bob", "Kubernetes; Docker", kind="skills"),
+    doc("bio:carol", "carol", "Comptable à Lyon, TVA et notes de frais", kind="bio"),
+]
+
+
+class SearchIndexContract:
+    """Subclasses provide an empty `index` fixture."""
+
+    @pytest.fixture
+    def filled(self, index):
+        index.upsert([EvidenceDoc(**{**d.__dict__}) for d in CORPUS])
+        return index
+
+    def test_bm25_finds_words_best_first_with_metadata(self, filled):
+        hits = filled.bm25("postgresql autovacuum", 10)
+        assert hits[0].doc.id == "answer:1"
+        assert hits[0].doc.person_id == "alice" and hits[0].doc.accepted
+        assert hits[0].doc.question_id == "q1" and hits[0].doc.tags == ["postgresql"]
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+    def test_bm25_ignores_accents_and_case(self, filled):
+        assert "answer:3" in {h.doc.id for h in filled.bm25("ETRANGERE devise", 10)}
+        assert "bio:carol" in {h.doc.id for h in filled.bm25("comptable lyon", 10)}
+
+    def test_knn_ranks_by_cosine(self, filled):
+        query = EMBED.embed(["Kubernetes pod restarts with OOMKilled errors"])[0]
+        hits = filled.knn(query, 3)
+        assert hits[0].doc.id == "answer:2"
+        assert hits[0].score == pytest.approx(1.0, abs=1e-3)
+        assert len(hits) == 3
+
+    def test_excluded_people_never_come_back(self, filled):
+        query = EMBED.embed(["PostgreSQL autovacuum"])[0]
+        bm25, knn = filled.retrieve("postgresql", query, 10, exclude_people=["alice"])
+        assert all(h.doc.person_id != "alice" for h in bm25 + knn)
+        assert len(knn) == 4  # the filter does not eat result slots
+
+    def test_upsert_replaces_and_delete_removes(self, filled):
+        filled.upsert([doc("answer:2", "bob", "Terraform state locking")])
+        assert "answer:2" in {h.doc.id for h in filled.bm25("terraform", 10)}
+        assert "answer:2" not in {h.doc.id for h in filled.bm25("oomkilled", 10)}
+        filled.delete(["answer:2", "never-indexed"])
+        assert "answer:2" not in filled.doc_ids()
+        query = EMBED.embed(["Terraform state locking"])[0]
+        assert "answer:2" not in {h.doc.id for h in filled.knn(query, 10)}
+
+    def test_delete_person_removes_all_their_documents(self, filled):
+        assert filled.person_doc_ids("alice") == {"answer:1", "skills:alice"}
+        filled.delete_person("alice")
+        assert filled.person_doc_ids("alice") == set()
+        assert filled.doc_ids() == {d.id for d in CORPUS} - {"answer:1", "skills:alice"}
+
+    def test_an_empty_query_finds_nothing(self, filled):
+        assert filled.bm25("", 10) == [] and filled.bm25("the of and", 10) == []
+
+    def test_retrieve_equals_the_two_lists(self, filled):
+        query = EMBED.embed(["note de frais"])[0]
+        bm25, knn = filled.retrieve("note de frais", query, 5)
+        assert [h.doc.id for h in bm25] == [h.doc.id for h in filled.bm25("note de frais", 5)]
+        assert [h.doc.id for h in knn] == [h.doc.id for h in filled.knn(query, 5)]
+        assert np.isfinite([h.score for h in bm25 + knn]).all()
