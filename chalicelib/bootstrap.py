@@ -74,6 +74,23 @@ def embedded_adapters(settings: Settings) -> Adapters:
         raw_mail=MaildirStore(Path(settings.data_dir) / "mail"))
 
 
+def aws_stores(settings: Settings, client=None) -> tuple[ProfileStore, QuestionStore]:
+    """The DynamoDB stores of the aws profile, on the tables named from `table_prefix`.
+
+    `client` defaults to a DynamoDB client for `aws_region`; AWS_ENDPOINT_URL_DYNAMODB points
+    it elsewhere (a local moto server) without a setting of ours.
+    """
+    import boto3
+
+    from .adapters.dynamodb_store import DynamoDBProfileStore, DynamoDBQuestionStore, table_names
+
+    client = client or boto3.client("dynamodb", region_name=settings.aws_region)
+    names = table_names(settings.table_prefix)
+    return (DynamoDBProfileStore(client, names["profiles"],
+                                 search_scan_limit=settings.directory_search_scan_limit),
+            DynamoDBQuestionStore(client, names["qa"]))
+
+
 def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
               embedder: Embedder | None = None, adapters: Adapters | None = None) -> Relais:
     """Build Relais for `settings.backend` (embedded: SQLite + in-process search)."""

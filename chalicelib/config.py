@@ -52,6 +52,8 @@ class Settings:
     # AWS profile.
     aws_region: str = "eu-west-1"
     table_prefix: str = "relais"
+    # DynamoDB directory search scans at most this many profiles per request (then OpenSearch).
+    directory_search_scan_limit: int = 20_000
     opensearch_url: str = "http://127.0.0.1:9200"
     opensearch_index: str = "relais-evidence"
     demo: bool = False

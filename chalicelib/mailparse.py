@@ -181,7 +181,10 @@ def read_headers(message) -> dict[str, str]:
     for name, value in message.raw_items():
         key = str(name).lower()
         if key in READ_HEADERS and key not in found:
-            found[key] = re.sub(r"\r?\n(?=[ \t])", "", str(value)[:MAX_HEADER_VALUE]).strip()
+            # Bytes that were not UTF-8 arrive as surrogate escapes: make them plain text.
+            text = str(value)[:MAX_HEADER_VALUE].encode("utf-8", "surrogateescape")
+            text = text.decode("utf-8", "replace")
+            found[key] = re.sub(r"\r?\n(?=[ \t])", "", text).strip()
     if "subject" in found:
         found["subject"] = decoded(found["subject"][:2000])
     return {k: v for k, v in found.items() if v}

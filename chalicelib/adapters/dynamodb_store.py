@@ -19,6 +19,7 @@ import random
 import threading
 import time
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -75,7 +76,7 @@ QA_INDEXES = (
     _gsi("tag", "tag_pk", "order_key", include=("tag_status",)),  # tag entries
     _gsi("answers_by_question", "question_pk", "order_key"),  # non-deleted answers
     _gsi("answers_by_author", "author_pk", "order_key"),
-    _gsi("expert", "expert_pk", "expert_sk"),  # relays: expert, then <state>#<order>
+    _gsi("expert", "expert_pk", "expert_sk"),  # relays: expert, then open|closed#<state>#<order>
     _gsi("due", "due_pk", "due_sk"),  # open relays with a deadline, by deadline
 )
 
@@ -467,7 +468,7 @@ class DynamoDBProfileStore(_DynamoDBTable):
         self.search_scan_limit = search_scan_limit
 
     # items --------------------------------------------------------------------------------
-    def _item(self, profile: Profile, order_key: str | None = None) -> dict:
+    def _item(self, profile: Profile) -> dict:
         item = profile.to_dict()
         item.update(pk=_profile_pk(profile.id), sk=PROFILE_SK, kind="profile")
         if not profile.deleted:
@@ -729,6 +730,11 @@ def _answer_pk(answer_id: str) -> str:
     return f"A#{answer_id}"
 
 
+def _relay_group(state: str) -> str:
+    """Open relays share a sort-key prefix, so one query counts a person's open relays."""
+    return "open" if state in OPEN_RELAY_STATES else "closed"
+
+
 class DynamoDBQuestionStore(_DynamoDBTable):
     """QuestionStore on DynamoDB: questions, their tag entries and relays share a partition
     (`Q#<id>`); an answer and its votes share another (`A#<id>`)."""
@@ -754,15 +760,19 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         item = answer.to_dict()
         item.update(pk=_answer_pk(answer.id), sk=ANSWER_SK, kind="answer", order_key=order_key)
         if not answer.deleted:  # deleted answers drop out of both listings
-            item["question_pk"] = answer.question_id
-            item["author_pk"] = answer.author_id
+            if answer.question_id:
+                item["question_pk"] = answer.question_id
+            if answer.author_id:
+                item["author_pk"] = answer.author_id
         return item
 
     def _relay_item(self, relay: Relay, order_key: str) -> dict:
         item = relay.to_dict()
         item.update(pk=_question_pk(relay.question_id), sk=f"RELAY#{relay.expert_id}",
-                    kind="relay", order_key=order_key, expert_pk=relay.expert_id,
-                    expert_sk=f"{relay.state}#{order_key}")
+                    kind="relay", order_key=order_key)
+        if relay.expert_id:
+            item.update(expert_pk=relay.expert_id,
+                        expert_sk=f"{_relay_group(relay.state)}#{relay.state}#{order_key}")
         if relay.state in OPEN_RELAY_STATES and relay.due_at:
             item.update(due_pk="DUE", due_sk=relay.due_at)
         return item
@@ -997,23 +1007,33 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         items = self._batch_get((r["pk"], r["sk"]) for r in rows)
         return [(i["order_key"], _record(Relay, i)) for i in items.values()]
 
-    def _expert_condition(self, expert_id: str, state: str | None) -> dict:
+    def _expert_condition(self, expert_id: str, prefix: str = "") -> dict:
         expr = _Expr()
         text = f"{expr.n('expert_pk')} = {expr.v(expert_id)}"
-        if state:
-            text += f" AND begins_with({expr.n('expert_sk')}, {expr.v(state + '#')})"
+        if prefix:
+            text += f" AND begins_with({expr.n('expert_sk')}, {expr.v(prefix)})"
         return {"IndexName": "expert", "KeyConditionExpression": text, **expr.params()}
 
     def relays_for_expert(self, expert_id: str, states: Sequence[str] | None = None) -> list[Relay]:
-        wanted = list(dict.fromkeys(states)) if states else [None]
-        rows = [row for s in wanted for row in self._query(**self._expert_condition(expert_id, s))]
+        prefixes = ([f"{_relay_group(s)}#{s}#" for s in dict.fromkeys(states)] if states
+                    else [""])
+        rows = [row for prefix in prefixes
+                for row in self._query(**self._expert_condition(expert_id, prefix))]
         relays = [(key, r) for key, r in self._relays(rows)
                   if r.expert_id == expert_id and (not states or r.state in states)]
         return [r for _, r in sorted(relays, key=lambda t: t[0], reverse=True)]
 
     def open_relay_counts(self, expert_ids: Iterable[str]) -> dict[str, int]:
-        return {e: sum(self._count(**self._expert_condition(e, s)) for s in OPEN_RELAY_STATES)
-                for e in dict.fromkeys(expert_ids)}
+        """One COUNT query per person (routing asks for a few dozen candidates), run side by
+        side: boto3 clients are thread-safe."""
+        ids = list(dict.fromkeys(expert_ids))
+        if not ids:
+            return {}
+
+        def count(expert_id: str) -> int:
+            return self._count(**self._expert_condition(expert_id, "open#"))
+        with ThreadPoolExecutor(max_workers=min(8, len(ids))) as pool:
+            return dict(zip(ids, pool.map(count, ids)))
 
     def relays_due(self, now: str) -> list[Relay]:
         expr = _Expr()

@@ -195,3 +195,16 @@ def test_answer_edits_race_votes_by_version(questions):
     with pytest.raises(Conflict):
         questions.update_answer(first.replace(body="edited"))
     assert questions.get_answer("a1").score == 1
+
+
+def test_aws_stores_wires_both_stores_on_the_prefixed_tables(dynamodb):
+    from chalicelib.bootstrap import aws_stores
+    from chalicelib.config import Settings
+    settings = Settings(backend="aws", table_prefix=PREFIX, aws_region=REGION,
+                        directory_search_scan_limit=7)
+    profile_store, question_store = aws_stores(settings)  # boto3's own client, inside moto
+    profile_store.add(person("u1", "Ana"))
+    question_store.add_question(question("q1"))
+    assert DynamoDBProfileStore(dynamodb, table_names(PREFIX)["profiles"]).get("u1").name == "Ana"
+    assert question_store.get_question("q1").title == "Question q1"
+    assert profile_store.search_scan_limit == 7
