@@ -24,7 +24,7 @@ run: install
 
 ## Run every test (starts what the tests need).
 test: install
-	command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+	command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 	scripts/test
 
 clean:

@@ -35,7 +35,8 @@ def use(instance: Relais) -> None:
 api = RouteTable(app,
                  identify=lambda request: identify(request.headers, request.context,
                                                    relais().tokens),
-                 max_body_bytes=lambda: relais().settings.max_body_bytes)
+                 max_body_bytes=lambda: relais().settings.max_body_bytes,
+                 module_on=lambda module: relais().modules.is_on(module))
 
 
 def require_hr(call) -> None:
@@ -57,7 +58,7 @@ def health(call):
 @api.route("/openapi.json", summary="This API's OpenAPI 3 description.", tag="service", auth=False)
 def openapi(call):
     from chalicelib.openapi import describe
-    return describe(api.specs)
+    return describe(api.specs, switched_off=relais().modules.switched_off())
 
 
 # Directory -------------------------------------------------------------------------------
@@ -85,7 +86,11 @@ def get_profile(call, profile_id):
 @api.route("/profiles/{profile_id}", "PATCH", body=ProfilePatch, tag="directory",
            summary="Edit a profile: your own fields, or HR fields with the hr role.")
 def edit_profile(call, profile_id):
-    return show_profile(call, relais().profiles.edit(call.caller, profile_id, call.body))
+    profile = relais().profiles.edit(call.caller, profile_id, call.body)
+    if call.caller.id != profile_id:  # HR or an admin acting on someone: audited
+        relais().audit.record(call.caller, "profile.edited", profile_id,
+                              {"fields": sorted(call.body.model_fields_set - {"version"})})
+    return show_profile(call, profile)
 
 
 # HR sync ---------------------------------------------------------------------------------
@@ -93,7 +98,11 @@ def edit_profile(call, profile_id):
            summary="Bulk upsert of up to 1,000 profiles, idempotent, with a report per item.")
 def hr_sync(call):
     require_hr(call)
-    return relais().hr_sync.upsert(call.body.profiles)
+    report = relais().hr_sync.upsert(call.body.profiles)
+    relais().audit.record(call.caller, "hr.sync", "profiles", {
+        "counts": report["counts"],
+        "changed": [i["id"] for i in report["items"] if i["status"] in ("created", "updated")]})
+    return report
 
 
 # Questions and answers -------------------------------------------------------------------
@@ -115,7 +124,9 @@ def show_answer(call, answer) -> dict:
 @api.route("/questions", "POST", body=QuestionIn, status=201, tag="questions",
            summary="Ask a question (optionally anonymous); it is relayed to likely experts.")
 def ask(call):
-    return show_question(call, relais().questions.ask(call.caller, call.body))
+    relais().modules.check_question(call.body)  # anonymous / community_id: modules on?
+    return show_question(call, relais().communities.ask(call.caller, call.body,
+                                                        relais().questions))
 
 
 @api.route("/questions", summary="List questions: mine, by status, by tag.", tag="questions",
@@ -280,7 +291,7 @@ def email_in():
     return service
 
 
-@api.route("/admin/mail", tag="admin",
+@api.route("/admin/mail", tag="admin", module="email",
            summary="Inbound mails and what became of each; `outcome=quarantined` for the "
                    "ones that need a look.",
            query=[Query("outcome", description="One of " + ", ".join(MAIL_OUTCOMES) + "."),
@@ -295,7 +306,7 @@ def inbound_mail(call):
     return page_body(page, lambda item: item)
 
 
-@api.route("/admin/mail/digests", "POST", tag="admin",
+@api.route("/admin/mail/digests", "POST", tag="admin", module="email",
            summary="Send the daily digests now (people who chose one mail a day).")
 def send_digests(call):
     require_admin(call)
@@ -320,6 +331,188 @@ def receive_mail(event):
     if result.retry_later:  # the event is delivered again (Lambda retries failed invocations)
         raise RuntimeError(f"mail {result.message_id}: {result.reason}")
     return result.to_dict()
+
+
+# Communities, modules, figures, privacy --------------------------------------------------
+# Modules (services/modules.py) are switched on one by one; a route's `module` answers 404
+# and leaves /openapi.json while its module is off.
+from chalice import Response as FileResponse  # noqa: E402
+
+from chalicelib.domain import COMMUNITY_ROLES  # noqa: E402
+from chalicelib.schemas import (CommunityIn, CommunityPatch, CommunityRoleIn,  # noqa: E402
+                                ModulesIn, ThanksIn)
+from chalicelib.services.figures import BUCKETS, FORMATS, to_csv  # noqa: E402
+
+
+@api.route("/modules", tag="modules",
+           summary="Which modules are on here, for the widget to hide the others.")
+def module_states(call):
+    return {"modules": relais().modules.states()}
+
+
+@api.route("/admin/modules", tag="admin",
+           summary="Module switches, whether each is in effect, and what each needs.")
+def admin_modules(call):
+    require_admin(call)
+    return relais().modules.describe()
+
+
+@api.route("/admin/modules", "PUT", body=ModulesIn, tag="admin",
+           summary="Switch modules on or off (audited); modules left out keep their state.")
+def switch_modules(call):
+    changes = call.body.model_dump(exclude_unset=True)
+    version = changes.pop("version", None)
+    return relais().modules.change(call.caller, changes, version)
+
+
+@api.route("/admin/audit", tag="admin",
+           summary="Admin and HR actions, newest first (admins only).",
+           query=[Query("action", description="One action, or a prefix ending in `.` "
+                                              "(e.g. `community.`)."),
+                  Query("actor_id", description="Only the actions of this person."), *PAGING])
+def audit_log(call):
+    page = relais().audit.list(call.caller, action=call.query.get("action"),
+                               actor_id=call.query.get("actor_id"),
+                               limit=call.query.get("limit", 20), cursor=call.query.get("cursor"))
+    return page_body(page, lambda entry: entry.to_dict())
+
+
+def show_community(call, community) -> dict:
+    return relais().communities.views([community], call.caller)[0]
+
+
+@api.route("/communities", tag="communities", module="communities",
+           summary="Topic communities, by name; open to anyone.",
+           query=[Query("mine", "boolean", "Only communities I joined, manage or lead."),
+                  *PAGING])
+def list_communities(call):
+    page = relais().communities.list(call.caller, mine=call.query.get("mine", False),
+                                      limit=call.query.get("limit", 20),
+                                      cursor=call.query.get("cursor"))
+    return {"items": relais().communities.views(page.items, call.caller),
+            "next_cursor": page.next_cursor, "total": page.total}
+
+
+@api.route("/communities", "POST", body=CommunityIn, status=201, tag="communities",
+           module="communities", summary="Create a community (admins).")
+def create_community(call):
+    return show_community(call, relais().communities.create(call.caller, call.body))
+
+
+@api.route("/communities/{community_id}", tag="communities", module="communities",
+           summary="A community with its managers, leads and member count.")
+def get_community(call, community_id):
+    return show_community(call, relais().communities.get(community_id))
+
+
+@api.route("/communities/{community_id}", "PATCH", body=CommunityPatch, tag="communities",
+           module="communities",
+           summary="Describe a community (admins, its managers and leads).")
+def edit_community(call, community_id):
+    return show_community(call, relais().communities.edit(call.caller, community_id, call.body))
+
+
+@api.route("/communities/{community_id}/membership", "POST", tag="communities",
+           module="communities", summary="Join a community (anyone; joining twice is harmless).")
+def join_community(call, community_id):
+    return relais().communities.join(call.caller, community_id)
+
+
+@api.route("/communities/{community_id}/membership", "DELETE", tag="communities",
+           module="communities", summary="Leave a community.")
+def leave_community(call, community_id):
+    return relais().communities.leave(call.caller, community_id)
+
+
+@api.route("/communities/{community_id}/members", tag="communities", module="communities",
+           summary="Members of a community, with site and languages to meet them.",
+           query=PAGING)
+def community_members(call, community_id):
+    page = relais().communities.members(community_id, limit=call.query.get("limit", 20),
+                                        cursor=call.query.get("cursor"))
+    return page_body(page, lambda item: item)
+
+
+@api.route("/communities/{community_id}/roles/{person_id}", "PUT", body=CommunityRoleIn,
+           tag="communities", module="communities",
+           summary="Make someone manager (admins, the community's lead) or lead (admins).")
+def assign_community_role(call, community_id, person_id):
+    return relais().communities.assign(call.caller, community_id, person_id, call.body.role)
+
+
+@api.route("/communities/{community_id}/roles/{person_id}", "DELETE", tag="communities",
+           module="communities", summary="Withdraw a community role.",
+           query=[Query("role", description="manager or lead (required).")])
+def withdraw_community_role(call, community_id, person_id):
+    role = call.query.get("role")
+    if role not in COMMUNITY_ROLES:
+        raise field_error("role", "manager or lead")
+    return relais().communities.withdraw(call.caller, community_id, person_id, role)
+
+
+@api.route("/communities/{community_id}/relay-members", tag="communities",
+           module="recognition",
+           summary="Relay members: people whose outcomes make the community live (its "
+                   "managers, leads and admins).")
+def relay_members(call, community_id):
+    return relais().recognition.relay_members(call.caller, community_id)
+
+
+@api.route("/communities/{community_id}/relay-members/{person_id}/thanks", "POST",
+           body=ThanksIn, status=201, tag="communities", module="recognition",
+           summary="Thank a relay member: a mail, and thanks shown on their profile.")
+def thank_relay_member(call, community_id, person_id):
+    thanks = relais().recognition.thank(call.caller, community_id, person_id,
+                                        call.body.message)
+    return thanks.to_dict()
+
+
+@api.route("/profiles/{profile_id}/thanks", tag="directory", module="recognition",
+           summary="Thanks a person received from community managers.")
+def profile_thanks(call, profile_id):
+    return {"items": relais().recognition.thanks_for(profile_id)}
+
+
+@api.route("/figures", tag="figures", module="analytics",
+           summary="Follow-up figures of a period, for all (admins) or one community (its "
+                   "managers); JSON or CSV.",
+           query=[Query("community_id", description="One community's figures."),
+                  Query("from", description="First day, YYYY-MM-DD (default: 30 days ago)."),
+                  Query("to", description="Last day, YYYY-MM-DD (default: today)."),
+                  Query("bucket", description="Series per `week` or `month` (default)."),
+                  Query("format", description="`json` (default) or `csv`.")])
+def figures(call):
+    form = call.query.get("format", "json")
+    if form not in FORMATS:
+        raise field_error("format", "json or csv")
+    bucket = call.query.get("bucket", "month")
+    if bucket not in BUCKETS:
+        raise field_error("bucket", "week or month")
+    data = relais().figures.figures(call.caller, community_id=call.query.get("community_id"),
+                                    start=call.query.get("from"), end=call.query.get("to"),
+                                    bucket=bucket)
+    if form == "csv":
+        return FileResponse(body=to_csv(data), status_code=200, headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": 'attachment; filename="relais-figures.csv"'})
+    return data
+
+
+@api.route("/me/export", tag="privacy",
+           summary="All my data: profile, questions (anonymous ones too), answers, votes, "
+                   "relays, communities, thanks.")
+def export_my_data(call):
+    return relais().privacy.export(call.caller)
+
+
+@api.route("/me", "DELETE", tag="privacy",
+           summary="Delete me: personal fields erased; my answers stay, shown as a former "
+                   "colleague's.",
+           query=[Query("confirm", "boolean", "Must be true: this cannot be undone.")])
+def delete_me(call):
+    if call.query.get("confirm") is not True:
+        raise field_error("confirm", "must be true: deletion cannot be undone")
+    return relais().privacy.delete(call.caller)
 
 
 # SCIM 2.0 --------------------------------------------------------------------------------

@@ -9,8 +9,13 @@ from .clock import SystemClock
 from .config import Settings
 from .domain import Answer, Profile, Question
 from .ports import Clock, Embedder, Mailer, ProfileStore, QuestionStore, SearchIndex
+from .services.audit import AuditService
+from .services.communities import CommunityService, RecognitionService
+from .services.figures import FiguresService
 from .services.hr_sync import HrSyncService
+from .services.modules import ModuleService
 from .services.notify import Notifier
+from .services.privacy import PrivacyService
 from .services.profiles import ProfileService
 from .services.questions import QuestionService
 from .services.routing import RoutingService
@@ -38,6 +43,13 @@ class Relais:
     indexer: object | None = None  # in-process indexer (embedded profile only)
     mail_ledger: object | None = None  # email channel records (None: channel off)
     email_in: object | None = None  # EmailIngestService
+    # Communities, modules, figures, privacy (set by bootstrap; None only if built by hand).
+    audit: AuditService | None = None
+    modules: ModuleService | None = None
+    communities: CommunityService | None = None
+    recognition: RecognitionService | None = None
+    figures: FiguresService | None = None
+    privacy: PrivacyService | None = None
 
 
 @dataclass
@@ -50,6 +62,11 @@ class Adapters:
     index_in_process: bool  # embedded: index right after each write; aws: the stream does
     mail_ledger: object | None = None  # MailLedger; None switches the email channel off
     raw_mail: object | None = None  # RawMailStore for inbound messages
+    # CommunityStore, SettingStore, AuditLog, VoteReader: SQLite only so far (no DynamoDB).
+    community_store: object | None = None
+    setting_store: object | None = None
+    audit_log: object | None = None
+    votes: object | None = None
 
 
 def default_embedder(settings: Settings) -> Embedder:
@@ -71,7 +88,16 @@ def embedded_adapters(settings: Settings) -> Adapters:
         index=EmbeddedIndex(db), mailer=OutboxMailer(db, settings.mail_from, settings.smtp_url),
         tokens=TokenIssuer(token_secret(settings), settings.token_ttl_hours),
         index_in_process=True, mail_ledger=SQLiteMailLedger(db),
-        raw_mail=MaildirStore(Path(settings.data_dir) / "mail"))
+        raw_mail=MaildirStore(Path(settings.data_dir) / "mail"), **community_adapters(db))
+
+
+def community_adapters(db) -> dict:
+    """The SQLite stores of communities, module switches, the audit log and vote reading."""
+    from .adapters.sqlite_community_store import (SQLiteAuditLog, SQLiteCommunityStore,
+                                                  SQLiteSettingStore, SQLiteVoteReader)
+
+    return {"community_store": SQLiteCommunityStore(db), "setting_store": SQLiteSettingStore(db),
+            "audit_log": SQLiteAuditLog(db), "votes": SQLiteVoteReader(db)}
 
 
 def aws_stores(settings: Settings, client=None) -> tuple[ProfileStore, QuestionStore]:
@@ -116,8 +142,22 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
             indexer.index_profile(profile)
 
     profiles = ProfileService(adapters.profile_store, clock, on_change=profile_changed)
+    if adapters.community_store is None:
+        # No DynamoDB version of these stores yet: keep them in memory (not persisted).
+        import logging
+
+        from .adapters.sqlite_db import SQLiteDatabase
+        logging.getLogger("relais").warning("communities, module switches and the audit log "
+                                            "are kept in memory only on this backend")
+        for name, store in community_adapters(SQLiteDatabase(":memory:")).items():
+            setattr(adapters, name, store)
+    audit = AuditService(adapters.audit_log, clock)
+    modules = ModuleService(adapters.setting_store, audit, settings.modules_off.split(","))
+    communities = CommunityService(settings, adapters.community_store, adapters.profile_store,
+                                   adapters.question_store, clock, modules, audit)
     routing = RoutingService(settings, adapters.profile_store, adapters.question_store, profiles,
-                             adapters.index, embedder, clock, notifier=notifier)
+                             adapters.index, embedder, clock, notifier=notifier,
+                             communities=communities)
 
     def answer_changed(question: Question, answer: Answer, event: str) -> None:
         if index_now:
@@ -134,7 +174,14 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                                 after_answer=answer_changed)
     hr_sync = HrSyncService(adapters.profile_store, clock, settings.hr_sync_max_items,
                             on_change=profile_changed)
-    scim = ScimService(adapters.profile_store, clock, settings.base_url, on_change=profile_changed)
+
+    def scim_changed(profile: Profile) -> None:
+        profile_changed(profile)
+        audit.record(None, "scim.write", profile.id,
+                     {"active": profile.active, "deleted": profile.deleted,
+                      "version": profile.version}, actor_role="identity provider")
+
+    scim = ScimService(adapters.profile_store, clock, settings.base_url, on_change=scim_changed)
     email_in = None
     if adapters.mail_ledger is not None and adapters.raw_mail is not None:
         from .services.email_in import EmailIngestService
@@ -148,4 +195,15 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                   embedder=embedder, mailer=adapters.mailer, tokens=adapters.tokens,
                   profiles=profiles, hr_sync=hr_sync, scim=scim, questions=questions,
                   routing=routing, notifier=notifier, indexer=indexer,
-                  mail_ledger=adapters.mail_ledger, email_in=email_in)
+                  mail_ledger=adapters.mail_ledger, email_in=email_in,
+                  audit=audit, modules=modules, communities=communities,
+                  recognition=RecognitionService(settings, communities, adapters.question_store,
+                                                 adapters.profile_store, clock, adapters.mailer,
+                                                 audit),
+                  figures=FiguresService(settings, communities, adapters.question_store,
+                                         adapters.profile_store, clock),
+                  privacy=PrivacyService(adapters.profile_store, adapters.question_store,
+                                         adapters.community_store, adapters.votes, clock, audit,
+                                         on_change=profile_changed,
+                                         release_relays=lambda person_id: routing.mark_away(
+                                             person_id, None)))

@@ -37,6 +37,13 @@ class Settings:
     escalation_peer_count: int = 2
     escalate_to_managers: bool = True
     snooze_hours: float = 24.0
+    # Communities, recognition, figures, modules.
+    community_boost: float = 1.5  # a community member's matching score is multiplied by this
+    relay_member_window_days: int = 90  # relay members are recognised from this many days
+    relay_member_min_outcomes: int = 2  # outcomes needed in the window to be listed
+    quick_answer_hours: float = 4.0  # a first answer this fast counts as a quick one
+    figures_min_group_size: int = 5  # smaller departments are merged into "other"
+    modules_off: str = ""  # comma-separated modules off until an admin switches them on
     # Mail.
     smtp_url: str = ""  # smtp://host:port; empty keeps mails in the outbox only
     mail_from: str = "relais@localhost"

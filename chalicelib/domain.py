@@ -124,3 +124,70 @@ class Relay(Record):
     version: int = 0
     created_at: str = ""
     updated_at: str = ""
+
+
+# Communities, recognition, audit ----------------------------------------------------------
+# Membership and community roles are about topics: none of these records refers to a title,
+# a grade or a manager, and nothing that reads them looks at the hierarchy.
+COMMUNITY_ROLES = ("manager", "lead")  # lead: coaches the managers of several communities
+
+
+@dataclass
+class Community(Record):
+    """A topic community, open to anyone: what it covers and in which languages."""
+
+    id: str
+    name: str
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    skills: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    version: int = 0
+    created_at: str = ""
+    updated_at: str = ""
+
+
+@dataclass
+class Membership(Record):
+    """A person who joined a community (by themselves; nobody is enrolled by rank)."""
+
+    community_id: str
+    person_id: str
+    joined_at: str = ""
+
+
+@dataclass
+class CommunityRole(Record):
+    """A community role an admin (or, for managers, a lead) assigned: `manager` of one
+    community, or `lead`, held on each community whose managers the person coaches."""
+
+    community_id: str
+    person_id: str
+    role: str  # manager | lead
+    assigned_by: str = ""
+    assigned_at: str = ""
+
+
+@dataclass
+class Thanks(Record):
+    """A community manager's thanks to a relay member, shown on the member's profile."""
+
+    id: str
+    community_id: str
+    from_id: str
+    to_id: str
+    message: str
+    created_at: str = ""
+
+
+@dataclass
+class AuditEntry(Record):
+    """One admin or HR action. Never names the asker of an anonymous question."""
+
+    id: str
+    at: str
+    actor_id: str | None  # None: a system or identity-provider write (SCIM)
+    actor_role: str
+    action: str  # e.g. hr.sync, scim.write, modules.changed, community.role_assigned
+    target: str = ""
+    details: dict = field(default_factory=dict)

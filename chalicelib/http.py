@@ -12,8 +12,8 @@ from chalice import Chalice, Response
 from pydantic import BaseModel
 
 from .auth import Caller
-from .errors import (BadRequest, InternalError, PayloadTooLarge, RelaisError, ValidationError,
-                     field_error)
+from .errors import (BadRequest, InternalError, NotFound, PayloadTooLarge, RelaisError,
+                     ValidationError, field_error)
 from .schemas import parse
 
 log = logging.getLogger("relais.http")
@@ -43,6 +43,7 @@ class RouteSpec:
     query: list[Query]
     status: int
     content_types: list[str] = field(default_factory=lambda: list(JSON_TYPES))
+    module: str | None = None  # a switchable module (services/modules.py); None: always on
 
 
 def error_response(error: RelaisError) -> Response:
@@ -54,23 +55,27 @@ class RouteTable:
     """Registers Chalice routes through one wrapper and remembers them for /openapi.json."""
 
     def __init__(self, app: Chalice, identify: Callable[[Any], Caller],
-                 max_body_bytes: Callable[[], int]):
+                 max_body_bytes: Callable[[], int],
+                 module_on: Callable[[str], bool] = lambda module: True):
         self.app = app
         self.identify = identify
         self.max_body_bytes = max_body_bytes
+        self.module_on = module_on
         self.specs: list[RouteSpec] = []
 
     def route(self, path: str, method: str = "GET", *, summary: str, tag: str, auth: bool = True,
               body: type[BaseModel] | dict | None = None, query: list[Query] | None = None,
               status: int = 200, content_types: list[str] | None = None,
-              on_error: Callable[[RelaisError], Response] = error_response):
+              on_error: Callable[[RelaisError], Response] = error_response,
+              module: str | None = None):
         """Decorate a view `fn(request_context, **url_params)`.
 
         The view receives a `Call` with the caller, parsed body and query parameters, and
-        returns a dict/list (sent as JSON with `status`) or a chalice Response.
+        returns a dict/list (sent as JSON with `status`) or a chalice Response. A route of a
+        `module` that is switched off answers 404, before anything else is looked at.
         """
         spec = RouteSpec(path, method, summary, tag, auth, body, query or [], status,
-                         content_types or list(JSON_TYPES))
+                         content_types or list(JSON_TYPES), module)
         self.specs.append(spec)
 
         def decorator(fn):
@@ -78,6 +83,8 @@ class RouteTable:
             def view(**params):
                 request = self.app.current_request
                 try:
+                    if spec.module and not self.module_on(spec.module):
+                        raise NotFound(f"not found (the {spec.module} module is switched off)")
                     call = Call(request, spec, self, params)
                     result = fn(call, **params)
                 except RelaisError as err:

@@ -150,7 +150,9 @@ def parse(raw: bytes, limits: Limits = Limits()) -> ParsedMail:
     if declared > limits.max_parts:
         raise MailError(f"more than {limits.max_parts} MIME parts")
     try:
-        message = BytesParser(policy=policy.default).parsebytes(raw)
+        # compat32 keeps headers as strings: the structured parsers of policy.default cost
+        # more than the rest of the ingest on hostile mail, and Relais reads few headers.
+        message = BytesParser(policy=policy.compat32).parsebytes(raw)
     except RecursionError:
         raise MailError("MIME nesting too deep") from None
     except Exception as exc:  # the stdlib parser's failures are bad input, not our bugs
@@ -260,7 +262,7 @@ def body_text(message, limits: Limits, budget: Budget) -> tuple[str, bool]:
         if depth and sum(len(str(v)) for _, v in part.raw_items()) > limits.max_field_bytes:
             raise MailError(f"a MIME part's headers are over {limits.max_field_bytes} bytes")
         try:
-            children = list(part.iter_parts()) if part.is_multipart() else []
+            children = list(part.get_payload()) if part.is_multipart() else []
         except Exception:
             children = []
         if children:

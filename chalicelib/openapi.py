@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from typing import Iterable
 
 from pydantic import BaseModel
 
@@ -25,10 +26,15 @@ def _hoist(schema: dict, components: dict) -> dict:
     return schema
 
 
-def describe(specs, title: str = "Relais API", version: str = "1.0.0") -> dict:
+def describe(specs, title: str = "Relais API", version: str = "1.0.0",
+             switched_off: Iterable[str] = ()) -> dict:
+    """The document for `specs`, leaving out the routes of modules in `switched_off`."""
     components: dict = {"Error": ERROR_SCHEMA}
     paths: dict = {}
+    switched_off = set(switched_off)
     for spec in specs:
+        if getattr(spec, "module", None) in switched_off:
+            continue
         operation: dict = {
             "operationId": f"{spec.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', spec.path.lower()).strip('_') or 'root'}",
             "summary": spec.summary,

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
 if TYPE_CHECKING:
     import numpy as np
 
-from .domain import Answer, Profile, Question, Relay
+from .domain import (Answer, AuditEntry, Community, CommunityRole, Membership, Profile, Question,
+                     Relay, Thanks)
 
 
 @dataclass
@@ -194,3 +195,125 @@ class Clock(Protocol):
 
     def now(self) -> datetime:
         """Timezone-aware current time (UTC)."""
+
+
+# Communities, module switches, audit ----------------------------------------------------
+# The embedded profile implements these on SQLite (adapters/sqlite_community_store.py).
+# A DynamoDB version is still to be written: one table keyed (pk, sk) would hold
+# COMMUNITY#id / META, MEMBER#person, ROLE#role#person, QUESTION#seq; a GSI on person ids
+# answers `memberships_of` / `roles_of` / `thanks_to`.
+
+
+class CommunityStore(Protocol):
+    """Communities, their members, community roles, the questions asked in each, and thanks.
+
+    Nothing here refers to the hierarchy: no title, grade or manager is stored or read.
+    """
+
+    def add_community(self, community: Community) -> Community:
+        """Store a new community at version 1.
+
+        :raises Conflict: the id exists, or another community has this name (case ignored;
+            the detail names the field `name`).
+        """
+
+    def get_community(self, community_id: str) -> Community | None:
+        """The community or None."""
+
+    def update_community(self, community: Community) -> Community:
+        """Compare-and-set on `version`; returns it with the version incremented.
+
+        :raises Conflict: stale version, or the new name is taken.
+        :raises NotFound: there is no such community.
+        """
+
+    def list_communities(self, *, limit: int, cursor: str | None = None,
+                         ids: Iterable[str] | None = None) -> Page:
+        """Communities ordered by name (then id), optionally only those in `ids`."""
+
+    def add_member(self, membership: Membership) -> bool:
+        """Record a membership; False if the person was already a member (nothing changes)."""
+
+    def remove_member(self, community_id: str, person_id: str) -> bool:
+        """Remove a membership; False if there was none."""
+
+    def member_ids(self, community_id: str) -> set[str]:
+        """Every member of a community (for routing and figures)."""
+
+    def list_members(self, community_id: str, *, limit: int, cursor: str | None = None) -> Page:
+        """Memberships of a community, oldest first."""
+
+    def member_counts(self, community_ids: Iterable[str]) -> dict[str, int]:
+        """How many members each community has."""
+
+    def memberships_of(self, person_id: str) -> list[Membership]:
+        """The communities a person joined."""
+
+    def set_role(self, role: CommunityRole) -> bool:
+        """Grant a role; False if the person already held it there (nothing changes)."""
+
+    def remove_role(self, community_id: str, person_id: str, role: str) -> bool:
+        """Withdraw a role; False if the person did not hold it."""
+
+    def roles_in(self, community_id: str) -> list[CommunityRole]:
+        """The managers and leads of a community, oldest assignment first."""
+
+    def roles_of(self, person_id: str) -> list[CommunityRole]:
+        """The community roles a person holds."""
+
+    def add_question(self, community_id: str, question_id: str, asked_at: str) -> None:
+        """Note that a question was asked in a community (an index; the question itself
+        carries `community_id`). Adding the same pair twice is harmless."""
+
+    def question_ids(self, community_id: str, since: str = "") -> list[str]:
+        """Questions asked in a community at or after `since` (ISO time), oldest first."""
+
+    def add_thanks(self, thanks: Thanks) -> Thanks:
+        """Store a thanks. :raises Conflict: the id exists."""
+
+    def thanks_to(self, person_id: str) -> list[Thanks]:
+        """Thanks a person received, newest first."""
+
+    def thanks_from(self, person_id: str) -> list[Thanks]:
+        """Thanks a person gave, newest first."""
+
+    def forget_person(self, person_id: str) -> dict[str, int]:
+        """Erase a person's memberships, roles and the thanks they received (a deletion);
+        thanks they gave stay, shown as from a former colleague. Returns counts removed."""
+
+
+class SettingStore(Protocol):
+    """Settings an admin changes at run time (module switches), with compare-and-set."""
+
+    def get_setting(self, key: str) -> tuple[object, int]:
+        """(value, version); (None, 0) when never set."""
+
+    def put_setting(self, key: str, value: object, version: int) -> int:
+        """Store `value` if the stored version still equals `version`; returns the new
+        version. :raises Conflict: someone else wrote first."""
+
+
+class AuditLog(Protocol):
+    """An append-only record of admin and HR actions, readable by admins.
+
+    Callers must never put the asker of an anonymous question in an entry.
+    """
+
+    def append(self, entry: AuditEntry) -> AuditEntry:
+        """Add an entry (its id and time are set by the caller)."""
+
+    def list(self, *, limit: int, cursor: str | None = None, action: str | None = None,
+             actor_id: str | None = None) -> Page:
+        """Entries, newest first, optionally of one action (a prefix such as `community.`
+        matches every community action) or one actor."""
+
+
+class VoteReader(Protocol):
+    """The votes a person cast (for their data export).
+
+    Its natural home is QuestionStore; until that grows `votes_by`, the embedded adapter
+    reads SQLiteQuestionStore's vote table.
+    """
+
+    def votes_by(self, voter_id: str) -> list[dict]:
+        """[{"answer_id", "value"}] for every vote the person holds."""

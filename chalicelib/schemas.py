@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -19,6 +19,8 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min
                                        max_length=50, pattern=r"^[^\s,]+$")]
 Language = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=16,
                                             pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+CommunityId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64,
+                                               pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
                                          pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
@@ -87,6 +89,8 @@ class QuestionIn(Body):
     body: Text = ""
     tags: list[Tag] = Field(default_factory=list, max_length=10)
     anonymous: bool = False
+    community_id: CommunityId | None = Field(None, description="Ask in this community: its "
+                                             "members are preferred when routing.")
 
 
 class Draft(Body):
@@ -113,6 +117,48 @@ class Vote(Body):
 
 class Snooze(Body):
     hours: float = Field(24.0, gt=0, le=24 * 14)
+
+
+# Communities, modules, recognition --------------------------------------------------------
+class CommunityIn(Body):
+    """A topic community: what it covers and in which languages (no hierarchy field)."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120)]
+    description: Annotated[str, StringConstraints(max_length=4000)] = ""
+    tags: list[Tag] = Field(default_factory=list, max_length=30)
+    skills: list[Skill] = Field(default_factory=list, max_length=50)
+    languages: list[Language] = Field(default_factory=list, max_length=20)
+
+
+class CommunityPatch(Body):
+    version: int | None = Field(None, ge=1, description="Version read; a stale one is a 409.")
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2,
+                                           max_length=120)] = Omittable()
+    description: Annotated[str, StringConstraints(max_length=4000)] = Omittable()
+    tags: list[Tag] = Omittable(max_length=30)
+    skills: list[Skill] = Omittable(max_length=50)
+    languages: list[Language] = Omittable(max_length=20)
+
+
+class CommunityRoleIn(Body):
+    role: Literal["manager", "lead"] = Field(..., description="manager of this community, or "
+                                                              "lead (coaches its managers).")
+
+
+class ThanksIn(Body):
+    message: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                              max_length=2000)]
+
+
+class ModulesIn(Body):
+    """Switch modules on (true) or off (false); modules left out keep their state."""
+
+    version: int | None = Field(None, ge=0, description="Version read; a stale one is a 409.")
+    email: bool = Omittable()
+    communities: bool = Omittable()
+    recognition: bool = Omittable()
+    analytics: bool = Omittable()
+    anonymous: bool = Omittable()
 
 
 def field_path(loc) -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, create_local_server
+from chalice.local import (ChaliceRequestHandler, LocalChalice, LocalDevServer,
+                          create_local_server)
 
 from .bootstrap import bootstrap
 from .config import Settings
@@ -82,10 +83,13 @@ def make_server(relais, settings: Settings, *, demo: bool = False):
 
     app_module.use(relais)
     config = Config(chalice_stage="local")
+    handler = functools.partial(RelaisRequestHandler, pages=Pages(relais, demo=demo))
+    if isinstance(app_module.app, LocalChalice):  # create_local_server patches the app once only
+        return LocalDevServer(app_module.app, config, settings.host, settings.port,
+                              handler_cls=handler)
     server = create_local_server(app_module.app, config, settings.host, settings.port)
-    server.server.RequestHandlerClass = functools.partial(
-        RelaisRequestHandler, app_object=app_module.app, config=config,
-        pages=Pages(relais, demo=demo))
+    server.server.RequestHandlerClass = functools.partial(handler, app_object=app_module.app,
+                                                          config=config)
     return server
 
 

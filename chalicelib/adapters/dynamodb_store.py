@@ -435,10 +435,11 @@ def _profile_pk(profile_id: str) -> str:
     return f"PROFILE#{profile_id}"
 
 
-def _listed(data) -> bool:
+def _listed(record: Profile | dict) -> bool:
     """Shown in the directory and in search: active and not deleted."""
-    get = data.get if isinstance(data, dict) else lambda k: getattr(data, k)
-    return bool(get("active")) and not get("deleted")
+    if isinstance(record, dict):
+        return bool(record.get("active")) and not record.get("deleted")
+    return record.active and not record.deleted
 
 
 def _skill_keys(profile: Profile) -> set[str]:
@@ -662,6 +663,8 @@ class DynamoDBProfileStore(_DynamoDBTable):
         offset = state.get("o") if state else 0
         if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
             raise _bad_cursor()
+        if skill and not skill_key:
+            return Page(items=[], next_cursor=None, total=0)  # a skill of spaces names none
         if skill_key:
             rows = self._skill_rows(skill_key)
         else:

@@ -35,7 +35,8 @@ class RoutingService:
 
     def __init__(self, settings: Settings, profiles: ProfileStore, questions: QuestionStore,
                  directory: ProfileService, index: SearchIndex, embedder: Embedder, clock: Clock,
-                 notifier=None, weights: matching.Weights = matching.DEFAULT_WEIGHTS):
+                 notifier=None, weights: matching.Weights = matching.DEFAULT_WEIGHTS,
+                 communities=None):
         self.settings = settings
         self.profiles = profiles
         self.questions = questions
@@ -45,6 +46,8 @@ class RoutingService:
         self.clock = clock
         self.notifier = notifier
         self.weights = weights
+        # CommunityService (or None): members preferred, community managers escalated to.
+        self.communities = communities
 
     # Ranking -----------------------------------------------------------------------------
     def excluded_for(self, asker_id: str | None) -> set[str]:
@@ -60,7 +63,11 @@ class RoutingService:
         return self.index.retrieve(draft.text, vector, CANDIDATE_DOCS, exclude_people=exclude)
 
     def rank(self, draft: Draft, asker_id: str | None, *, limit: int,
-             also_exclude: set[str] = frozenset()) -> list[matching.Suggestion]:
+             also_exclude: set[str] = frozenset(),
+             prefer: frozenset[str] = frozenset()) -> list[matching.Suggestion]:
+        """The best people for `draft`; those in `prefer` (the members of the community it
+        was asked in) have their score multiplied by `community_boost`, so a much better
+        expert outside still comes first."""
         exclude = self.excluded_for(asker_id) | set(also_exclude)
         bm25, knn = self.retrieve(draft, exclude)
         fused = matching.fuse(bm25, knn, self.weights)
@@ -77,7 +84,13 @@ class RoutingService:
         policy = matching.Policy(excluded=frozenset(exclude),
                                  open_relay_damping=self.settings.open_relay_damping,
                                  max_open_relays=self.settings.max_open_relays)
-        return matching.apply_policy(suggestions, candidates, policy)[:limit]
+        kept = matching.apply_policy(suggestions, candidates, policy)
+        if prefer and self.settings.community_boost != 1.0:
+            for suggestion in kept:
+                if suggestion.person_id in prefer:
+                    suggestion.score *= self.settings.community_boost
+            kept.sort(key=lambda s: (-s.score, s.person_id))
+        return kept[:limit]
 
     def suggest_experts(self, draft: Draft, asker_id: str, limit: int = 5) -> list[dict]:
         """Experts for a draft: nothing is stored. Each comes with why."""
@@ -136,7 +149,9 @@ class RoutingService:
         count = self.settings.relay_count if count is None else count
         already = {r.expert_id for r in self.questions.relays_for_question(question.id)}
         draft = Draft(question.title, question.body, tuple(question.tags))
-        suggestions = self.rank(draft, question.asker_id, limit=count, also_exclude=already)
+        prefer = self.communities.preferred_for(question) if self.communities else frozenset()
+        suggestions = self.rank(draft, question.asker_id, limit=count, also_exclude=already,
+                                prefer=prefer)
         return [self._relay(question, s.person_id, reason, rank=len(already) + i + 1,
                             score=s.score, explanation=matching.explain(s))
                 for i, s in enumerate(suggestions)]
@@ -212,10 +227,11 @@ class RoutingService:
 
     def escalate_due(self) -> dict:
         """Relays past their deadline expire. A question still unanswered then goes to more
-        peers; when peers relayed by escalation also missed it, to the asker's manager (never
-        for an anonymous question: that would reveal who asked)."""
+        peers; when peers relayed by escalation also missed it, to its community's managers
+        (if asked in a community), and only then to the asker's manager (never for an
+        anonymous question: that would reveal who asked)."""
         now = iso(self.clock.now())
-        counts = {"expired": 0, "peers": 0, "managers": 0}
+        counts = {"expired": 0, "peers": 0, "community_managers": 0, "managers": 0}
         touched: dict[str, Question] = {}
         for relay in self.questions.relays_due(now):
             self.questions.put_relay(relay.replace(state="expired", updated_at=now))
@@ -230,6 +246,11 @@ class RoutingService:
             if not any(r.reason == "escalation_peer" for r in relays):
                 counts["peers"] += len(self.route(question, self.settings.escalation_peer_count,
                                                   reason="escalation_peer"))
+            elif (not any(r.reason == "community_manager" for r in relays)
+                  and (stewards := self._community_managers(question, relays))):
+                for steward in stewards:
+                    self._relay(question, steward, "community_manager")
+                counts["community_managers"] += len(stewards)
             elif (self.settings.escalate_to_managers and not question.anonymous
                   and not any(r.reason == "escalation_manager" for r in relays)):
                 chain = self.directory.management_chain(question.asker_id, 1)
@@ -237,3 +258,19 @@ class RoutingService:
                     self._relay(question, chain[0], "escalation_manager")
                     counts["managers"] += 1
         return counts
+
+    def _community_managers(self, question: Question, relays: list[Relay]) -> list[str]:
+        """The managers (else the leads) of the question's community who can take it: active,
+        not away, not the asker, not already relayed."""
+        if self.communities is None or not question.community_id:
+            return []
+        already = {r.expert_id for r in relays} | {question.asker_id}
+        today = self.clock.now().date().isoformat()
+        for tier in self.communities.escalation_contacts(question.community_id):
+            people = self.profiles.get_many(tier)
+            eligible = [p for p in dict.fromkeys(tier) if p not in already and p in people
+                        and people[p].active and not people[p].deleted
+                        and not (people[p].away_until and people[p].away_until >= today)]
+            if eligible:
+                return eligible
+        return []

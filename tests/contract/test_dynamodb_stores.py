@@ -100,7 +100,7 @@ def test_a_profile_change_reaches_the_stream_with_both_images(session, dynamodb,
     profiles.update(first.replace(bio="Platform team"))
     arn = dynamodb.describe_table(TableName=table_names(PREFIX)["profiles"])["Table"][
         "LatestStreamArn"]
-    # botocore >= 1.40 calls <account>.streams-ddb.<region>, a host moto 5.2 does not serve yet.
+    # botocore 1.44 calls <account>.streams-ddb.<region>, a host moto 5.2 does not serve yet.
     streams = session.client("dynamodbstreams",
                              endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com")
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]

@@ -3,7 +3,9 @@ local server (`python -m chalicelib serve --demo`) with the demo organisation.
 
 The widget is embedded in a page of another origin (a second tiny server on localhost), the way
 an intranet would embed it: one <script> tag and one <relais-widget> element.
-Set RELAIS_SCREENSHOTS=docs/screenshots to refresh the README's screenshots."""
+Set RELAIS_SCREENSHOTS=docs/screenshots to refresh the README's screenshots. While working on the
+widget, RELAIS_E2E_URL=http://127.0.0.1:8000 (with RELAIS_E2E_SECRET set to the server's
+RELAIS_TOKEN_SECRET) runs the tests against a server already running, skipping the demo load."""
 from __future__ import annotations
 
 import gzip
@@ -15,11 +17,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,7 +32,8 @@ from chalicelib.auth import TokenIssuer
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
-pytestmark = pytest.mark.slow
+# The first test also waits for the server to load the demo organisation (minutes on 2 cores).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "frontend" / "dist" / "relais-widget.js"
