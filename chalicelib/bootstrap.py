@@ -117,16 +117,71 @@ def aws_stores(settings: Settings, client=None) -> tuple[ProfileStore, QuestionS
             DynamoDBQuestionStore(client, names["qa"]))
 
 
+def opensearch_client(settings: Settings):
+    """An OpenSearch client: SigV4-signed for an AWS domain, plain for a local node."""
+    from urllib.parse import urlparse
+
+    from opensearchpy import OpenSearch, RequestsHttpConnection
+
+    url = urlparse(settings.opensearch_url)
+    options = {"hosts": [settings.opensearch_url], "timeout": 30}
+    if url.scheme == "https" and url.hostname not in ("127.0.0.1", "localhost"):
+        import boto3
+        from opensearchpy import AWSV4SignerAuth
+
+        credentials = boto3.Session().get_credentials()
+        options.update(http_auth=AWSV4SignerAuth(credentials, settings.aws_region, "es"),
+                       use_ssl=True, verify_certs=True, connection_class=RequestsHttpConnection)
+    return OpenSearch(**options)
+
+
+def aws_adapters(settings: Settings) -> Adapters:
+    """DynamoDB records, OpenSearch search, SES mail. Indexing follows the DynamoDB stream
+    (the indexer Lambda) unless `index_on_write` asks for it in process (local runs)."""
+    from .adapters.mail import (DynamoDBMailLedger, S3MailStore, SesMailer, aws_client,
+                                mail_table_name)
+    from .adapters.opensearch_index import OpenSearchIndex
+
+    profile_store, question_store = aws_stores(settings)
+    tokens = None
+    if settings.token_secret:  # a local run signs its own tokens; on AWS the authorizer does
+        tokens = TokenIssuer(settings.token_secret, settings.token_ttl_hours)
+    return Adapters(
+        profile_store=profile_store, question_store=question_store,
+        index=OpenSearchIndex(opensearch_client(settings), settings.opensearch_index),
+        mailer=SesMailer(settings.mail_from, settings.aws_region), tokens=tokens,
+        index_in_process=settings.index_on_write,
+        mail_ledger=DynamoDBMailLedger(aws_client("dynamodb", settings.aws_region),
+                                       mail_table_name(settings.table_prefix)),
+        raw_mail=S3MailStore(settings.mail_bucket, settings.aws_region))
+
+
+def query_embedder(settings: Settings) -> Embedder:
+    """The API's embedder: ONNX when an exported model is packaged (no torch on Lambda),
+    else sentence-transformers."""
+    from .adapters.embedders import CachingEmbedder, OnnxEmbedder
+
+    onnx_dir = Path(settings.onnx_model_dir or Path(__file__).parent / "model")
+    if (onnx_dir / "model.onnx").exists():
+        return CachingEmbedder(OnnxEmbedder(str(onnx_dir)))
+    return default_embedder(settings)
+
+
 def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
               embedder: Embedder | None = None, adapters: Adapters | None = None) -> Relais:
-    """Build Relais for `settings.backend` (embedded: SQLite + in-process search)."""
+    """Build Relais for `settings.backend`: embedded (SQLite + in-process search) or aws
+    (DynamoDB + OpenSearch + SES)."""
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
     if adapters is None:
-        if settings.backend != "embedded":
+        if settings.backend == "embedded":
+            adapters = embedded_adapters(settings)
+        elif settings.backend == "aws":
+            adapters = aws_adapters(settings)
+        else:
             raise ValueError(f"unknown backend {settings.backend!r} (embedded or aws)")
-        adapters = embedded_adapters(settings)
-    embedder = embedder or default_embedder(settings)
+    embedder = embedder or (query_embedder(settings) if settings.backend == "aws"
+                            else default_embedder(settings))
     indexer = None
     if adapters.index_in_process:
         from indexer.service import Indexer

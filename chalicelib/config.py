@@ -63,6 +63,7 @@ class Settings:
     directory_search_scan_limit: int = 20_000
     opensearch_url: str = "http://127.0.0.1:9200"
     opensearch_index: str = "relais-evidence"
+    onnx_model_dir: str = ""  # the exported ONNX model (default: chalicelib/model)
     demo: bool = False
 
     @classmethod

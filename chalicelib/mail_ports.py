@@ -49,7 +49,7 @@ class InboundRecord:
 class DigestItem:
     """A notification held for a person who reads mail once a day."""
 
-    id: int
+    id: int | str  # opaque to callers: whatever mark_digests_sent takes back
     person_id: str
     kind: str
     question_id: str | None
@@ -99,7 +99,7 @@ class MailLedger(Protocol):
     def pending_digests(self) -> list[DigestItem]:
         """Every held notification not yet sent, oldest first."""
 
-    def mark_digests_sent(self, ids: Sequence[int], sent_at: str) -> None:
+    def mark_digests_sent(self, ids: Sequence[int | str], sent_at: str) -> None:
         """Mark held notifications as sent."""
 
 

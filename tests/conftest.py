@@ -92,3 +92,53 @@ def seed_people(relais, people: list[dict]) -> None:
     """Create people through HR sync, the way a real deployment gets them."""
     report = relais.hr_sync.upsert(people)
     assert report["counts"]["error"] == 0, report
+
+
+def _node(command: str) -> str:
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "opensearch-node"
+    done = subprocess.run([str(script), command], capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"scripts/opensearch-node {command} failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def opensearch_node():
+    """A real OpenSearch node (scripts/opensearch-node): started if it is not running.
+    Tests needing it fail, not skip, when it cannot start; RELAIS_SKIP_OPENSEARCH=1 skips
+    them explicitly."""
+    import os
+    if os.environ.get("RELAIS_SKIP_OPENSEARCH") == "1":
+        pytest.skip("RELAIS_SKIP_OPENSEARCH=1")
+    _node("start")
+
+    class Node:
+        url = _node("url").splitlines()[-1]
+
+        @staticmethod
+        def stop():
+            _node("stop")
+
+        @staticmethod
+        def start():
+            _node("start")
+
+    return Node
+
+
+@pytest.fixture
+def opensearch_index(opensearch_node):
+    """An empty index of its own on the node, deleted afterwards."""
+    import uuid
+
+    from opensearchpy import OpenSearch
+
+    from chalicelib.adapters.opensearch_index import OpenSearchIndex
+
+    client = OpenSearch(hosts=[opensearch_node.url], timeout=60)
+    index = OpenSearchIndex(client, f"relais-test-{uuid.uuid4().hex[:10]}", backoff_seconds=0.2)
+    yield index
+    client.indices.delete(index=index.index, ignore_unavailable=True)

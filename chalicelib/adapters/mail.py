@@ -268,7 +268,7 @@ class SQLiteMailLedger:
         return [data[k] for k in INBOUND_COLUMNS]
 
     def finish_inbound(self, record: InboundRecord) -> None:
-        columns = [c for c in INBOUND_COLUMNS if c not in ("message_id", "received_at")]
+        columns = [c for c in INBOUND_COLUMNS if c != "message_id"]
         values = dict(zip(INBOUND_COLUMNS, self._values(record)))
         with self.db.transaction() as conn:
             conn.execute(f"UPDATE inbound_mail SET {', '.join(c + ' = ?' for c in columns)}"
@@ -414,3 +414,227 @@ def read_ses_object(bucket: str, key: str, region: str, *, max_bytes: int,
     return ReceivedMail(raw=raw, location=f"s3://{bucket}/{key}",
                         envelope_from=return_path.group(1) if return_path else None,
                         recipients=recipients, verdicts=ses_verdicts(headers))
+
+
+# The email channel's records on DynamoDB (the aws profile) -------------------------------------
+MAIL_INDEXES = (
+    {"IndexName": "inbound", "Projection": {"ProjectionType": "ALL"},
+     "KeySchema": [{"AttributeName": "inbound_pk", "KeyType": "HASH"},
+                   {"AttributeName": "order_sk", "KeyType": "RANGE"}]},
+    {"IndexName": "outcome", "Projection": {"ProjectionType": "ALL"},
+     "KeySchema": [{"AttributeName": "outcome_pk", "KeyType": "HASH"},
+                   {"AttributeName": "order_sk", "KeyType": "RANGE"}]},
+)
+
+
+def mail_table_name(prefix: str) -> str:
+    return f"{prefix}-mail"
+
+
+def create_mail_table(client, prefix: str) -> str:
+    """Create `<prefix>-mail` (on demand) unless it exists; return its name. Infra declares the
+    same shape: pk/sk strings and the two inbound indexes."""
+    from botocore.exceptions import ClientError
+
+    name = mail_table_name(prefix)
+    try:
+        client.create_table(
+            TableName=name, BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                       {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in
+                                  ("pk", "sk", "inbound_pk", "outcome_pk", "order_sk")],
+            GlobalSecondaryIndexes=list(MAIL_INDEXES))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceInUseException":
+            raise
+    client.get_waiter("table_exists").wait(TableName=name,
+                                           WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    return name
+
+
+class DynamoDBMailLedger:
+    """MailLedger on one DynamoDB table (single-table design):
+
+    | item | pk | sk |
+    |---|---|---|
+    | reply address | `TOKEN#<token>` | `TOKEN` |
+    | its (question, person, role) guard | `REPLY#<question>#<person>#<role>` | `REPLY` |
+    | known Message-ID | `MSG#<message id>` | `MSG` |
+    | thread entry | `THREAD#<question>#<person>` | `<time ns>#<message id>` |
+    | inbound record | `INBOUND#<message id>` | `INBOUND` (indexed newest first, by outcome) |
+    | held digest item | `DIGEST` | `<created at>#<random>` |
+
+    Claims and first writes are conditional puts, so two Lambdas receiving the same mail
+    agree on who processes it.
+    """
+
+    def __init__(self, client, table: str):
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self.client = client
+        self.table = table
+        self._serialize = TypeSerializer().serialize
+        self._deserialize = TypeDeserializer().deserialize
+
+    # Plumbing ----------------------------------------------------------------------------
+    def _item(self, **attrs) -> dict:
+        return {k: self._serialize(v) for k, v in attrs.items() if v is not None}
+
+    def _plain(self, item: dict) -> dict:
+        return {k: self._deserialize(v) for k, v in item.items()}
+
+    def _get(self, pk: str, sk: str) -> dict | None:
+        found = self.client.get_item(TableName=self.table, ConsistentRead=True,
+                                     Key=self._item(pk=pk, sk=sk)).get("Item")
+        return self._plain(found) if found else None
+
+    def _put_new(self, item: dict, condition: str = "attribute_not_exists(pk)",
+                 values: dict | None = None) -> bool:
+        """Put `item` if `condition` holds; False when it did not."""
+        from botocore.exceptions import ClientError
+
+        params = {"TableName": self.table, "Item": item, "ConditionExpression": condition}
+        if values:
+            params["ExpressionAttributeValues"] = {k: self._serialize(v)
+                                                   for k, v in values.items()}
+        try:
+            self.client.put_item(**params)
+            return True
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def _query(self, limit: int | None = None, start: dict | None = None, forward=True, **kw):
+        params = {"TableName": self.table, "ScanIndexForward": forward, **kw}
+        while True:
+            if limit:
+                params["Limit"] = limit
+            if start:
+                params["ExclusiveStartKey"] = start
+            page = self.client.query(**params)
+            for item in page.get("Items", []):
+                yield self._plain(item)
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    # Reply addresses and threads -----------------------------------------------------------
+    def reply_address(self, question_id: str, person_id: str, role: str) -> ReplyAddress:
+        guard = f"REPLY#{question_id}#{person_id}#{role}"
+        found = self._get(guard, "REPLY")
+        token = found["token"] if found else new_token()
+        if found is None:
+            # The token first: a guard never points at a missing token. A lost race leaves an
+            # extra token bound to the same person and question, which is harmless.
+            self.client.put_item(TableName=self.table, Item=self._item(
+                pk=f"TOKEN#{token}", sk="TOKEN", question_id=question_id, person_id=person_id,
+                role=role))
+            if not self._put_new(self._item(pk=guard, sk="REPLY", token=token)):
+                token = self._get(guard, "REPLY")["token"]
+        return ReplyAddress(token, question_id, person_id, role)
+
+    def find_reply_address(self, token: str) -> ReplyAddress | None:
+        found = self._get(f"TOKEN#{token.lower()[:64]}", "TOKEN")
+        if found is None:
+            return None
+        return ReplyAddress(token.lower(), found["question_id"], found["person_id"],
+                            found["role"])
+
+    def add_thread_message(self, message_id: str, question_id: str, person_id: str) -> None:
+        if not message_id:
+            return
+        if self._put_new(self._item(pk=f"MSG#{message_id}", sk="MSG", question_id=question_id,
+                                    person_id=person_id)):
+            self.client.put_item(TableName=self.table, Item=self._item(
+                pk=f"THREAD#{question_id}#{person_id}", sk=f"{time.time_ns():020d}#{message_id}",
+                message_id=message_id))
+
+    def thread(self, question_id: str, person_id: str) -> list[str]:
+        return [item["message_id"] for item in self._query(
+            KeyConditionExpression="pk = :pk", ConsistentRead=True,
+            ExpressionAttributeValues={":pk": self._serialize(f"THREAD#{question_id}#{person_id}")})]
+
+    def find_thread(self, message_ids: Sequence[str]) -> tuple[str, str] | None:
+        for message_id in list(message_ids)[:100]:
+            found = self._get(f"MSG#{message_id}", "MSG")
+            if found is not None:
+                return found["question_id"], found["person_id"]
+        return None
+
+    # Inbound records ---------------------------------------------------------------------------
+    def _inbound_item(self, record: InboundRecord) -> dict:
+        data = record.to_dict()
+        return self._item(pk=f"INBOUND#{record.message_id}", sk="INBOUND", inbound_pk="INBOUND",
+                          outcome_pk=f"OUTCOME#{record.outcome}",
+                          order_sk=f"{record.received_at}#{record.message_id}", **data)
+
+    def _inbound_record(self, item: dict) -> InboundRecord:
+        names = InboundRecord.__dataclass_fields__
+        return InboundRecord(**{k: v for k, v in item.items() if k in names})
+
+    def claim_inbound(self, record: InboundRecord, stale_before: str) -> InboundRecord | None:
+        claim = InboundRecord(**{**record.to_dict(), "outcome": "processing"})
+        if self._put_new(self._inbound_item(claim),
+                         "attribute_not_exists(pk) OR (outcome = :processing AND "
+                         "updated_at < :stale)",
+                         {":processing": "processing", ":stale": stale_before}):
+            return None
+        return self.get_inbound(record.message_id)
+
+    def finish_inbound(self, record: InboundRecord) -> None:
+        self.client.put_item(TableName=self.table, Item=self._inbound_item(record))
+
+    def get_inbound(self, message_id: str) -> InboundRecord | None:
+        found = self._get(f"INBOUND#{message_id}", "INBOUND")
+        return self._inbound_record(found) if found else None
+
+    def list_inbound(self, *, limit: int, cursor: str | None = None,
+                     outcome: str | None = None) -> Page:
+        index, key, value = (("outcome", "outcome_pk", f"OUTCOME#{outcome}") if outcome
+                             else ("inbound", "inbound_pk", "INBOUND"))
+        start = None
+        if cursor:
+            try:
+                start = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+                if not isinstance(start, dict) or start.get(key, {}).get("S") != value:
+                    raise ValueError
+            except (ValueError, TypeError, AttributeError):
+                from ..errors import field_error
+                raise field_error("cursor", "not a cursor returned by this listing") from None
+        items = []
+        for item in self._query(limit=limit + 1, start=start, forward=False, IndexName=index,
+                                KeyConditionExpression=f"{key} = :v",
+                                ExpressionAttributeValues={":v": self._serialize(value)}):
+            items.append(item)
+            if len(items) > limit:
+                break
+        next_cursor = None
+        if len(items) > limit:
+            last = items[limit - 1]
+            keys = {k: self._serialize(last[k]) for k in ("pk", "sk", key, "order_sk")}
+            next_cursor = base64.urlsafe_b64encode(json.dumps(keys).encode()).decode().rstrip("=")
+        return Page(items=[self._inbound_record(i) for i in items[:limit]],
+                    next_cursor=next_cursor)
+
+    # Digests -----------------------------------------------------------------------------
+    def queue_digest(self, person_id: str, kind: str, question_id: str | None, subject: str,
+                     text: str, created_at: str) -> None:
+        self.client.put_item(TableName=self.table, Item=self._item(
+            pk="DIGEST", sk=f"{created_at}#{secrets.token_hex(8)}", person_id=person_id,
+            kind=kind, question_id=question_id, subject=subject, text=text,
+            created_at=created_at))
+
+    def pending_digests(self) -> list[DigestItem]:
+        return [DigestItem(id=item["sk"], person_id=item["person_id"], kind=item["kind"],
+                           question_id=item.get("question_id"), subject=item["subject"],
+                           text=item["text"], created_at=item["created_at"])
+                for item in self._query(KeyConditionExpression="pk = :pk", ConsistentRead=True,
+                                        ExpressionAttributeValues={
+                                            ":pk": self._serialize("DIGEST")})]
+
+    def mark_digests_sent(self, ids: Sequence[str], sent_at: str) -> None:
+        # Sent items leave the queue; the outbox of record is SES's sending events.
+        for sk in ids:
+            self.client.delete_item(TableName=self.table, Key=self._item(pk="DIGEST", sk=sk))

@@ -11,13 +11,14 @@ from ..auth import Caller
 from ..clock import iso
 from ..config import Settings
 from ..domain import Profile, Question
-from ..errors import Conflict, NotFound, RelaisError
+from ..errors import Conflict, RelaisError
 from ..mail_ports import InboundRecord, MailLedger, RawMailStore
 from ..mailparse import Limits, MailError, ParsedMail, message_key, parse
 from ..mailtext import (auto_reply_reason, away_until, is_delivery_report, question_from_subject,
                         reply_text, shorten, signature_free)
 from ..ports import Clock, Page, ProfileStore, QuestionStore
 from ..schemas import AnswerIn, ProfilePatch, QuestionIn
+from ..schemas import parse as parse_body
 from .notify import Notifier
 from .profiles import ProfileService
 from .questions import MAX_RETRIES, QuestionService
@@ -148,18 +149,23 @@ class EmailIngestService:
                 return IngestResult("busy", "this message is being processed", key)
             return IngestResult("duplicate", f"already received: {existing.outcome}", key,
                                 existing.question_id, existing.answer_id, existing.stored)
-        record.stored = stored_at or self.raw_store.keep(key, raw)
+        try:
+            record.stored = stored_at or self.raw_store.keep(key, raw)
+        except Exception:
+            # Release the claim at once, so that the sender's next try is not told "busy".
+            self.ledger.finish_inbound(InboundRecord(**{**record.to_dict(), "updated_at": ""}))
+            raise
         try:
             result, mail = self._process(raw, envelope_from, recipients, verdicts, key)
         except Exception as exc:  # a bug must not lose the mail: it waits in the quarantine
-            log.exception("mail %s could not be processed", key)
+            log.exception("mail %s could not be processed", ref(key))
             result, mail = IngestResult("quarantined", f"internal error ({type(exc).__name__})",
                                         key), None
         if result.outcome == "quarantined":
             try:
                 record.stored = self.raw_store.quarantine(record.stored)
-            except OSError:
-                log.exception("mail %s could not be moved to the quarantine", key)
+            except Exception:  # it stays where it was kept; the record still says quarantined
+                log.exception("mail %s could not be moved to the quarantine", ref(key))
         if mail is not None:
             record.sender = mail.sender
             record.subject = shorten(mail.subject, 200)
@@ -168,8 +174,9 @@ class EmailIngestService:
         record.updated_at = iso(self.clock.now())
         self.ledger.finish_inbound(record)
         result.stored = record.stored
-        # Only the outcome is logged: never a sender (the question may be anonymous).
-        log.info("mail %s: %s %s", key, result.outcome, result.reason)
+        # Never a sender nor a Message-ID (which may name the sender's machine) in the log: the
+        # question may be anonymous.
+        log.info("mail %s: %s %s", ref(key), result.outcome, result.reason)
         return result
 
     def _process(self, raw, envelope_from, recipients, verdicts, key):
@@ -264,9 +271,9 @@ class EmailIngestService:
         if len(title) < 3:
             raise Refused("the mail has neither a subject nor text to ask")
         question_id = derived_id("q", key)
-        data = QuestionIn(title=title, body=shorten(body, MAX_BODY), tags=valid_tags(tags),
-                          anonymous=anonymous)
         try:
+            data = parse_body(QuestionIn, {"title": title, "body": shorten(body, MAX_BODY),
+                                           "tags": valid_tags(tags), "anonymous": anonymous})
             question = self.questions.ask(Caller(sender.id), data, question_id=question_id)
         except Conflict:  # a retry of a delivery whose first attempt died after asking
             question = self.questions.get(question_id)
@@ -288,13 +295,13 @@ class EmailIngestService:
         answer_id = derived_id("a", key)
         try:
             answer = self.questions.answer(Caller(expert.id), target.question_id,
-                                           AnswerIn(body=shorten(text, MAX_BODY)),
+                                           parse_body(AnswerIn, {"body": shorten(text, MAX_BODY)}),
                                            answer_id=answer_id)
         except Conflict as err:
             if self.question_store.get_answer(answer_id) is None:
                 raise Refused(f"the answer was refused: {err.message}") from None
             answer = self.question_store.get_answer(answer_id)
-        except (NotFound, RelaisError) as err:
+        except RelaisError as err:
             raise Refused(f"the answer was refused: {err.message}") from None
         if mail.message_id:
             self.ledger.add_thread_message(mail.message_id, target.question_id, expert.id)
@@ -349,6 +356,11 @@ class EmailIngestService:
         return IngestResult("away", f"automatic reply ({why}); away until {until.isoformat()},"
                                     f" {len(moved)} open question(s) passed on", key,
                             question_id=target.question_id)
+
+
+def ref(key: str) -> str:
+    """A short, stable name for a message in log lines."""
+    return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:12]
 
 
 def derived_id(prefix: str, key: str) -> str:

@@ -32,7 +32,8 @@ OTHER = "other"
 NO_DEPARTMENT = "(none)"
 BUCKETS = ("week", "month")
 FORMATS = ("json", "csv")
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)
 
 
 def gini(counts: Iterable[int]) -> float:
@@ -63,9 +64,12 @@ def _day(name: str, value: str | None, default: date) -> date:
     if not DATE.match(value):
         raise field_error(name, "a date as YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise field_error(name, "not a valid date") from None
+    if not EARLIEST <= day <= LATEST:
+        raise field_error(name, f"between {EARLIEST} and {LATEST}")
+    return day
 
 
 def _bucket(moment: datetime, bucket: str) -> str:

@@ -1,6 +1,8 @@
 """The expertise directory: read, search and edit profiles."""
 from __future__ import annotations
 
+import random
+import time
 from typing import Callable
 
 from ..auth import Caller
@@ -10,7 +12,14 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..ports import Clock, Page, ProfileStore
 from ..schemas import ProfilePatch
 
-MAX_RETRIES = 5
+# Compare-and-set retries: enough for a handful of writers racing on one record.
+MAX_RETRIES = 10
+
+
+def pause_before_retry(attempt: int) -> None:
+    """A short random wait after losing a compare-and-set, so racing writers spread out."""
+    time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** attempt)))
+
 MAX_CHAIN = 1000  # deeper than any real organisation; bounds the cycle check
 
 
@@ -62,7 +71,7 @@ class ProfileService:
             if profile_id in self.management_chain(changes["manager_id"], MAX_CHAIN):
                 raise ValidationError("this manager would make a management cycle",
                                       [{"field": "manager_id", "message": "makes a cycle"}])
-        for _ in range(MAX_RETRIES):
+        for attempt in range(MAX_RETRIES):
             current = self.get(profile_id)
             if expected is not None and current.version != expected:
                 raise Conflict(f"profile {profile_id!r} changed since version {expected}",
@@ -73,6 +82,7 @@ class ProfileService:
             except Conflict:
                 if expected is not None:
                     raise
+                pause_before_retry(attempt)
                 continue
             self.on_change(stored)
             return stored

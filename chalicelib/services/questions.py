@@ -10,8 +10,7 @@ from ..domain import Answer, Profile, Question
 from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..ports import Clock, Page, ProfileStore, QuestionStore
 from ..schemas import AnswerEdit, AnswerIn, QuestionIn
-
-MAX_RETRIES = 5
+from .profiles import MAX_RETRIES, pause_before_retry
 
 
 def new_id(prefix: str) -> str:
@@ -94,7 +93,7 @@ class QuestionService:
 
     def edit_answer(self, caller: Caller, answer_id: str, data: AnswerEdit) -> Answer:
         """Only the author edits an answer; with `version`, a stale read is a 409."""
-        for _ in range(MAX_RETRIES):
+        for attempt in range(MAX_RETRIES):
             answer = self.get_answer(answer_id)
             if answer.author_id != caller.id:
                 raise Forbidden("only the author can edit an answer")
@@ -107,6 +106,7 @@ class QuestionService:
             except Conflict:
                 if data.version is not None:
                     raise
+                pause_before_retry(attempt)
                 continue
             self.after_answer(self.get(stored.question_id), stored, "edited")
             return stored
@@ -146,21 +146,23 @@ class QuestionService:
         return self._update_question(question_id, lambda q: q.replace(status="closed"))
 
     def _update_question(self, question_id: str, change) -> Question:
-        for _ in range(MAX_RETRIES):
+        for attempt in range(MAX_RETRIES):
             current = self.get(question_id)
             try:
                 return self.questions.update_question(
                     change(current).replace(updated_at=iso(self.clock.now())))
             except Conflict:
+                pause_before_retry(attempt)
                 continue
         raise Conflict("the question is being changed by others; retry")
 
     def _update_answer(self, answer_id: str, change) -> Answer:
-        for _ in range(MAX_RETRIES):
+        for attempt in range(MAX_RETRIES):
             current = self.get_answer(answer_id)
             try:
                 return self.questions.update_answer(
                     change(current).replace(updated_at=iso(self.clock.now())))
             except Conflict:
+                pause_before_retry(attempt)
                 continue
         raise Conflict("the answer is being changed by others; retry")

