@@ -244,7 +244,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
             settings, adapters.mail_ledger, adapters.raw_mail,
             profile_store=adapters.profile_store, question_store=adapters.question_store,
             profiles=profiles, questions=questions, routing=routing, notifier=notifier,
-            clock=clock)
+            clock=clock, modules=modules)
     return Relais(settings=settings, clock=clock, profile_store=adapters.profile_store,
                   question_store=adapters.question_store, index=adapters.index,
                   embedder=embedder, mailer=adapters.mailer, tokens=adapters.tokens,

@@ -12,6 +12,11 @@ from .ports import Page
 
 OUTCOMES = ("processing", "question", "addition", "answer", "away", "ignored", "quarantined")
 
+# Set by the Notifier on a mail to an anonymous asker about their question. Mailers take it
+# off before sending and keep such mails out of what admins can list: the recipient is the
+# one thing about that question nobody else may learn.
+PRIVATE_HEADER = "X-Relais-Private"
+
 
 @dataclass
 class ReplyAddress:
@@ -56,6 +61,7 @@ class DigestItem:
     subject: str
     text: str
     created_at: str
+    private: bool = False  # about an anonymous question, to its asker
 
 
 class MailLedger(Protocol):
@@ -93,7 +99,7 @@ class MailLedger(Protocol):
         """Inbound records, newest first, optionally of one outcome."""
 
     def queue_digest(self, person_id: str, kind: str, question_id: str | None, subject: str,
-                     text: str, created_at: str) -> None:
+                     text: str, created_at: str, private: bool = False) -> None:
         """Hold a notification for the person's next digest."""
 
     def pending_digests(self) -> list[DigestItem]:

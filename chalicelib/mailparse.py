@@ -173,7 +173,8 @@ def parse(raw: bytes, limits: Limits = Limits()) -> ParsedMail:
 
 MAX_HEADER_VALUE = 8_000  # of a header Relais reads (more is cut off)
 MAX_FROM = 998  # one line: longer From headers are not someone's address
-ADDRESS_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+ADDRESS_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
+                        r"@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
 
 def read_headers(message) -> dict[str, str]:
@@ -271,7 +272,7 @@ def body_text(message, limits: Limits, budget: Budget) -> tuple[str, bool]:
         kind = safe_content_type(part)
         if kind not in ("text/plain", "text/html") or is_attachment(part):
             continue
-        if (kind == "text/plain" and plain is not None) or (kind == "text/html" and html is not None):
+        if (plain if kind == "text/plain" else html) is not None:
             continue
         if decoded_total >= limits.max_decoded_total:
             continue
@@ -352,7 +353,8 @@ def unflow(text: str, delsp: bool = False) -> str:
     return "\n".join(out)
 
 
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f"  # control characters
+                        r"\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")  # invisible, bidi
 
 
 def normalize_text(text: str) -> str:

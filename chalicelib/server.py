@@ -93,6 +93,22 @@ def make_server(relais, settings: Settings, *, demo: bool = False):
     return server
 
 
+def start_mail_gateway(relais, settings: Settings):
+    """The inbound SMTP gateway beside the API (RELAIS_SMTP_GATEWAY_PORT; 0 turns it off)."""
+    if not settings.smtp_gateway_port or relais.email_in is None:
+        return None
+    from .smtp_gateway import start_gateway
+    try:
+        gateway = start_gateway(relais.email_in, settings.host, settings.smtp_gateway_port,
+                                max_bytes=settings.mail_max_bytes)
+    except OSError as err:  # the API still serves; mail waits at the sending server
+        print(f"  Mail gateway NOT started ({err}): set RELAIS_SMTP_GATEWAY_PORT", flush=True)
+        return None
+    print(f"  Mail gateway: smtp://{settings.host}:{settings.smtp_gateway_port}"
+          f" (ask: {settings.ask_mailbox})", flush=True)
+    return gateway
+
+
 def serve(settings: Settings, *, demo: bool = False) -> int:
     relais = bootstrap(settings)
     if demo and relais.profile_store.get(DEMO_PERSON) is None:
@@ -104,6 +120,7 @@ def serve(settings: Settings, *, demo: bool = False) -> int:
     print(f"  API description: {settings.base_url}/openapi.json")
     print(f"  Web widget: {settings.base_url}/widget/relais-widget.js"
           + ("" if WIDGET.exists() else " (not built yet: make install)"))
+    gateway = start_mail_gateway(relais, settings)
     if relais.tokens and relais.profile_store.get(DEMO_PERSON):
         if demo:
             print(f"  Demo intranet page: {settings.base_url}/demo/"
@@ -116,4 +133,7 @@ def serve(settings: Settings, *, demo: bool = False) -> int:
         server.server.serve_forever()
     except KeyboardInterrupt:
         pass
+    finally:
+        if gateway is not None:
+            gateway.stop()
     return 0

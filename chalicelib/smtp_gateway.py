@@ -25,6 +25,8 @@ class IngestHandler:
         self.ingest = ingest  # EmailIngestService
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if not self.ingest.is_open():
+            return "550 5.7.1 Mail to Relais is switched off here"
         if not self.ingest.is_relais_address(address):
             return "550 5.1.1 No such mailbox here"
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:

@@ -77,7 +77,10 @@ class StreamIndexer:
             raise PoisonRecord("the record's version is not a number") from None
 
     def process(self, event: dict, context=None) -> dict:
-        processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+        # When every record fails (OpenSearch down), report them all rather than raise: the
+        # mapping retries exactly the same records either way, and the outcome stays explicit.
+        processor = BatchProcessor(event_type=EventType.DynamoDBStreams,
+                                   raise_on_entire_batch_failure=False)
         return process_partial_response(event=event, record_handler=self.handle,
                                         processor=processor, context=context)
 

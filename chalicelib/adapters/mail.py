@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 from urllib.parse import urlparse
 
-from ..mail_ports import DigestItem, InboundRecord, ReplyAddress
+from ..mail_ports import PRIVATE_HEADER, DigestItem, InboundRecord, ReplyAddress
 from ..ports import Page
 from .sqlite_db import SQLiteDatabase, decode_cursor, dumps, encode_cursor
 
@@ -32,9 +32,16 @@ CREATE TABLE IF NOT EXISTS outbox (
     text TEXT NOT NULL,
     headers TEXT NOT NULL,
     status TEXT NOT NULL,
-    error TEXT NOT NULL DEFAULT ''
+    error TEXT NOT NULL DEFAULT '',
+    private INTEGER NOT NULL DEFAULT 0
 );
 """
+
+
+def add_column(db: SQLiteDatabase, table: str, column: str, declaration: str) -> None:
+    """Bring a table created by an earlier version up to date."""
+    if column not in {row["name"] for row in db.query(f"PRAGMA table_info({table})")}:
+        db.executescript(f"ALTER TABLE {table} ADD COLUMN {column} {declaration};")
 
 
 def build_message(*, sender: str, to: str, subject: str, text: str, headers: dict[str, str],
@@ -43,6 +50,7 @@ def build_message(*, sender: str, to: str, subject: str, text: str, headers: dic
     threading and loop-prevention headers the notifier chose."""
     message = EmailMessage()
     headers = dict(headers)
+    headers.pop(PRIVATE_HEADER, None)  # an instruction to the mailer, never sent
     message["From"] = headers.pop("From", sender)
     message["To"] = to
     message["Subject"] = subject
@@ -55,17 +63,20 @@ def build_message(*, sender: str, to: str, subject: str, text: str, headers: dic
 
 
 class OutboxMailer:
-    """Every mail lands in the outbox; with an SMTP URL it is also sent, and the outcome kept."""
+    """Every mail lands in the outbox; with an SMTP URL it is also sent, and the outcome kept.
+    A mail to an anonymous asker is listed without its recipient and text."""
 
     def __init__(self, db: SQLiteDatabase, sender: str, smtp_url: str = ""):
         self.db = db
         self.sender = sender
         self.smtp_url = smtp_url
         db.executescript(SCHEMA)
+        add_column(db, "outbox", "private", "INTEGER NOT NULL DEFAULT 0")
 
     def send(self, *, to: str, subject: str, text: str, headers=None,
              kind: str = "notification") -> str:
         headers = dict(headers or {})
+        private = bool(headers.pop(PRIVATE_HEADER, None))
         message_id = headers.pop("Message-ID", None) or make_msgid(domain=self.sender.split("@")[-1])
         status, error = "queued", ""
         if self.smtp_url:
@@ -76,8 +87,9 @@ class OutboxMailer:
                 status, error = "failed", str(exc)[:500]
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO outbox (message_id, kind, recipient, subject, text, headers,"
-                         " status, error) VALUES (?,?,?,?,?,?,?,?)",
-                         (message_id, kind, to, subject, text, dumps(headers), status, error))
+                         " status, error, private) VALUES (?,?,?,?,?,?,?,?,?)",
+                         (message_id, kind, to, subject, text, dumps(headers), status, error,
+                          int(private)))
         return message_id
 
     def _smtp(self, to, subject, text, headers, message_id) -> None:
@@ -92,11 +104,16 @@ class OutboxMailer:
     def list(self, *, limit: int, cursor: str | None = None, recipient: str | None = None) -> Page:
         offset = decode_cursor(cursor)
         where, params = "", []
-        if recipient:
-            where, params = "WHERE recipient = ?", [recipient]
+        if recipient:  # private mails never match: finding one would name the asker
+            where, params = "WHERE recipient = ? AND private = 0", [recipient]
         rows = self.db.query(f"SELECT * FROM outbox {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
                              [*params, limit + 1, offset])
-        items = [{k: r[k] for k in r.keys() if k != "headers"} for r in rows[:limit]]
+        items = []
+        for row in rows[:limit]:
+            item = {k: row[k] for k in row.keys() if k not in ("headers", "private")}
+            if row["private"]:
+                item.update(recipient=None, text=None)
+            items.append(item)
         return Page(items=items,
                     next_cursor=encode_cursor(offset + limit) if len(rows) > limit else None)
 
@@ -129,12 +146,14 @@ class SesMailer:
     def send(self, *, to: str, subject: str, text: str, headers=None,
              kind: str = "notification") -> str:
         headers = dict(headers or {})
-        message_id = headers.pop("Message-ID", None) or make_msgid(domain=self.sender.split("@")[-1])
+        message_id = headers.pop("Message-ID", None) or make_msgid(
+            domain=self.sender.rpartition("@")[2])
         message = build_message(sender=self.sender, to=to, subject=subject, text=text,
                                 headers=headers, message_id=message_id)
         response = self.client.send_raw_email(Source=self.sender, Destinations=[to],
                                               RawMessage={"Data": message.as_bytes()})
-        host = "email.amazonses.com" if self.region == "us-east-1" else f"{self.region}.amazonses.com"
+        host = ("email.amazonses.com" if self.region == "us-east-1"
+                else f"{self.region}.amazonses.com")
         return f"<{response['MessageId']}@{host}>"
 
     def list(self, *, limit: int, cursor: str | None = None, recipient: str | None = None) -> Page:
@@ -181,7 +200,8 @@ CREATE TABLE IF NOT EXISTS mail_digest (
     subject TEXT NOT NULL,
     text TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    sent_at TEXT
+    sent_at TEXT,
+    private INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS mail_digest_pending ON mail_digest(sent_at, id);
 """
@@ -201,6 +221,7 @@ class SQLiteMailLedger:
     def __init__(self, db: SQLiteDatabase):
         self.db = db
         db.executescript(LEDGER_SCHEMA)
+        add_column(db, "mail_digest", "private", "INTEGER NOT NULL DEFAULT 0")
 
     def reply_address(self, question_id: str, person_id: str, role: str) -> ReplyAddress:
         with self.db.transaction() as conn:
@@ -289,16 +310,16 @@ class SQLiteMailLedger:
                     next_cursor=encode_cursor(offset + limit) if len(rows) > limit else None)
 
     def queue_digest(self, person_id: str, kind: str, question_id: str | None, subject: str,
-                     text: str, created_at: str) -> None:
+                     text: str, created_at: str, private: bool = False) -> None:
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO mail_digest (person_id, kind, question_id, subject, text,"
-                         " created_at) VALUES (?,?,?,?,?,?)",
-                         (person_id, kind, question_id, subject, text, created_at))
+                         " created_at, private) VALUES (?,?,?,?,?,?,?)",
+                         (person_id, kind, question_id, subject, text, created_at, int(private)))
 
     def pending_digests(self) -> list[DigestItem]:
-        rows = self.db.query("SELECT id, person_id, kind, question_id, subject, text, created_at"
-                             " FROM mail_digest WHERE sent_at IS NULL ORDER BY id")
-        return [DigestItem(**dict(r)) for r in rows]
+        rows = self.db.query("SELECT id, person_id, kind, question_id, subject, text, created_at,"
+                             " private FROM mail_digest WHERE sent_at IS NULL ORDER BY id")
+        return [DigestItem(**{**dict(r), "private": bool(r["private"])}) for r in rows]
 
     def mark_digests_sent(self, ids: Sequence[int], sent_at: str) -> None:
         with self.db.transaction() as conn:
@@ -552,9 +573,10 @@ class DynamoDBMailLedger:
                 message_id=message_id))
 
     def thread(self, question_id: str, person_id: str) -> list[str]:
+        pk = self._serialize(f"THREAD#{question_id}#{person_id}")
         return [item["message_id"] for item in self._query(
             KeyConditionExpression="pk = :pk", ConsistentRead=True,
-            ExpressionAttributeValues={":pk": self._serialize(f"THREAD#{question_id}#{person_id}")})]
+            ExpressionAttributeValues={":pk": pk})]
 
     def find_thread(self, message_ids: Sequence[str]) -> tuple[str, str] | None:
         for message_id in list(message_ids)[:100]:
@@ -620,16 +642,17 @@ class DynamoDBMailLedger:
 
     # Digests -----------------------------------------------------------------------------
     def queue_digest(self, person_id: str, kind: str, question_id: str | None, subject: str,
-                     text: str, created_at: str) -> None:
+                     text: str, created_at: str, private: bool = False) -> None:
         self.client.put_item(TableName=self.table, Item=self._item(
             pk="DIGEST", sk=f"{created_at}#{secrets.token_hex(8)}", person_id=person_id,
             kind=kind, question_id=question_id, subject=subject, text=text,
-            created_at=created_at))
+            created_at=created_at, private=private))
 
     def pending_digests(self) -> list[DigestItem]:
         return [DigestItem(id=item["sk"], person_id=item["person_id"], kind=item["kind"],
                            question_id=item.get("question_id"), subject=item["subject"],
-                           text=item["text"], created_at=item["created_at"])
+                           text=item["text"], created_at=item["created_at"],
+                           private=bool(item.get("private")))
                 for item in self._query(KeyConditionExpression="pk = :pk", ConsistentRead=True,
                                         ExpressionAttributeValues={
                                             ":pk": self._serialize("DIGEST")})]

@@ -85,7 +85,7 @@ class EmailIngestService:
     def __init__(self, settings: Settings, ledger: MailLedger, raw_store: RawMailStore, *,
                  profile_store: ProfileStore, question_store: QuestionStore,
                  profiles: ProfileService, questions: QuestionService, routing: RoutingService,
-                 notifier: Notifier, clock: Clock, limits: Limits | None = None):
+                 notifier: Notifier, clock: Clock, modules=None, limits: Limits | None = None):
         self.settings = settings
         self.ledger = ledger
         self.raw_store = raw_store
@@ -96,6 +96,7 @@ class EmailIngestService:
         self.routing = routing
         self.notifier = notifier
         self.clock = clock
+        self.modules = modules  # ModuleService: the email module may be switched off
         self.limits = limits or Limits(max_bytes=settings.mail_max_bytes)
 
     # Addresses ---------------------------------------------------------------------------
@@ -106,6 +107,10 @@ class EmailIngestService:
             return False
         return (f"{local}@{host}" in (self.settings.ask_mailbox, self.settings.mail_from.lower())
                 or bool(REPLY_LOCAL.match(local)))
+
+    def is_open(self) -> bool:
+        """Whether the email module is on (off: the gateway refuses mail, the rest is kept)."""
+        return self.modules is None or self.modules.is_on("email")
 
     def inbound_log(self, *, outcome: str | None, limit: int, cursor: str | None) -> Page:
         """Inbound records for admins. A mail that asked or added to an anonymous question
@@ -190,6 +195,8 @@ class EmailIngestService:
             return IngestResult("quarantined", refused.reason, key), mail
 
     def _act(self, mail: ParsedMail, envelope_from, recipients, verdicts, key) -> IngestResult:
+        if not self.is_open():
+            raise Refused("the email module is switched off")
         if mail.header("x-relais-kind") or self.is_relais_address(mail.sender):
             return IngestResult("ignored", "a mail Relais sent came back (loop prevented)", key)
         if (envelope_from is not None and not str(envelope_from).strip("<> ")) \
@@ -274,6 +281,8 @@ class EmailIngestService:
         try:
             data = parse_body(QuestionIn, {"title": title, "body": shorten(body, MAX_BODY),
                                            "tags": valid_tags(tags), "anonymous": anonymous})
+            if self.modules is not None:
+                self.modules.check_question(data)  # "[anonymous]" needs its module on
             question = self.questions.ask(Caller(sender.id), data, question_id=question_id)
         except Conflict:  # a retry of a delivery whose first attempt died after asking
             question = self.questions.get(question_id)

@@ -6,7 +6,7 @@ from email.utils import make_msgid
 
 from ..clock import SystemClock, iso
 from ..domain import Answer, Profile, Question, Relay
-from ..mail_ports import MailLedger
+from ..mail_ports import PRIVATE_HEADER, MailLedger
 from ..ports import Clock, Mailer, ProfileStore
 
 MAX_REFERENCES = 10
@@ -61,6 +61,7 @@ class Notifier:
         how = "Reply to this mail to add to your question.\n" if reply_to else ""
         self._deliver(
             asker, question.id, kind="answer", reply_to=reply_to, automatic="auto-generated",
+            private=question.anonymous,
             subject=f"[Relais] New answer: {question.title}",
             text=(f"{self._name(answer.author_id)} answered your question "
                   f"\"{question.title}\":\n\n{answer.body}\n\n{how}{self._url(question)}\n"))
@@ -98,6 +99,7 @@ class Notifier:
                   self._url(question), ""]
         self._deliver(asker, question.id, kind="acknowledgement", reply_to=reply_to,
                       automatic="auto-replied", digest=False, in_reply_to=in_reply_to,
+                      private=question.anonymous,
                       subject=f"[Relais] Received: {question.title}", text="\n".join(lines))
 
     def added(self, question: Question, addition: str, expert_ids: list[str]) -> None:
@@ -130,11 +132,12 @@ class Notifier:
                          f"What Relais has for you today ({len(pending)}):", ""]
                 for item in pending:
                     parts += ["-" * 60, item.subject, "", item.text.rstrip(), ""]
+                headers = {"Message-ID": make_msgid(domain=self.mail_host),
+                           "Auto-Submitted": "auto-generated", "X-Relais-Kind": "digest"}
+                if any(item.private for item in pending):
+                    headers[PRIVATE_HEADER] = "1"
                 self.mailer.send(to=person.email, subject=f"[Relais] Your digest ({len(pending)})",
-                                 text="\n".join(parts), kind="digest",
-                                 headers={"Message-ID": make_msgid(domain=self.mail_host),
-                                          "Auto-Submitted": "auto-generated",
-                                          "X-Relais-Kind": "digest"})
+                                 text="\n".join(parts), kind="digest", headers=headers)
                 people += 1
                 items += len(pending)
             self.ledger.mark_digests_sent([i.id for i in pending], iso(self.clock.now()))
@@ -143,16 +146,18 @@ class Notifier:
     # How it is sent ----------------------------------------------------------------------
     def _deliver(self, person: Profile, question_id: str, *, kind: str, subject: str, text: str,
                  reply_to: str = "", automatic: str = "", digest: bool = True,
-                 in_reply_to: str = "") -> None:
+                 in_reply_to: str = "", private: bool = False) -> None:
         if digest and person.notify == "daily" and self.ledger is not None:
             if reply_to:
                 text += f"\nTo reply by mail, write to {reply_to}\n"
             self.ledger.queue_digest(person.id, kind, question_id, subject, text,
-                                     iso(self.clock.now()))
+                                     iso(self.clock.now()), private)
             return
         message_id = make_msgid(domain=self.mail_host)
         # X-Relais-Kind lets the ingest recognise our own mails coming back (no loops).
         headers = {"Message-ID": message_id, "X-Relais-Kind": kind}
+        if private:
+            headers[PRIVATE_HEADER] = "1"
         if reply_to:
             headers["Reply-To"] = f"Relais <{reply_to}>"
         if automatic:
@@ -164,7 +169,8 @@ class Notifier:
             thread.append(in_reply_to)
         if thread:
             headers["In-Reply-To"] = thread[-1]
-            headers["References"] = " ".join(dict.fromkeys(thread[:1] + thread[1 - MAX_REFERENCES:]))
+            references = thread[:1] + thread[1 - MAX_REFERENCES:]
+            headers["References"] = " ".join(dict.fromkeys(references))
         sent_id = self.mailer.send(to=person.email, subject=subject, text=text, headers=headers,
                                    kind=kind)
         if self.ledger is not None:

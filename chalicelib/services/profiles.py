@@ -14,13 +14,12 @@ from ..schemas import ProfilePatch
 
 # Compare-and-set retries: enough for a handful of writers racing on one record.
 MAX_RETRIES = 10
+MAX_CHAIN = 1000  # deeper than any real organisation; bounds the cycle check
 
 
 def pause_before_retry(attempt: int) -> None:
     """A short random wait after losing a compare-and-set, so racing writers spread out."""
     time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** attempt)))
-
-MAX_CHAIN = 1000  # deeper than any real organisation; bounds the cycle check
 
 
 class ProfileService:

@@ -3,6 +3,7 @@ community (members preferred, its managers reached before any line manager), rel
 recognised from outcomes and thanked. Nothing here looks at title, grade or manager."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from contextlib import contextmanager
 
@@ -12,6 +13,7 @@ from chalice.test import Client
 import app as app_module
 from chalicelib.auth import Caller
 from chalicelib.bootstrap import bootstrap
+from chalicelib.domain import Community, CommunityRole, Membership, Thanks
 from chalicelib.schemas import QuestionIn
 from chalicelib.services.routing import Draft
 from tests.conftest import Api, make_settings, seed_people
@@ -55,6 +57,12 @@ def fields_of(response) -> list[str]:
 def world(api):
     seed_people(api.relais, PEOPLE)
     return api
+
+
+def test_community_records_have_no_rank_field():
+    for record in (Community, Membership, CommunityRole, Thanks):
+        names = {f.name for f in dataclasses.fields(record)}
+        assert not names & {"title", "grade", "level", "manager_id", "department"}, record
 
 
 # Creating and describing ------------------------------------------------------------------

@@ -81,9 +81,16 @@ def test_the_error_shape_is_described(document):
 # Schemathesis ----------------------------------------------------------------------------
 SCHEMA = schemathesis.openapi.from_dict(describe(app_module.api.specs))
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
-# Per operation: generating a case costs up to ~0.1 s, so the default keeps this file within
-# about half a minute; FUZZ_EXAMPLES=200 makes a deeper run.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+# Cases per operation. Generating one costs up to ~0.1 s, so by default writes (where bodies
+# hide most bugs) get more than reads and the file runs in about half a minute;
+# FUZZ_EXAMPLES=200 makes a deeper run.
+DEEP = os.environ.get("FUZZ_EXAMPLES")
+
+
+def examples_for(operation) -> int:
+    if DEEP:
+        return int(DEEP)
+    return 10 if operation.method.upper() in ("GET", "DELETE") else 40
 
 
 @pytest.fixture(scope="module")
@@ -107,23 +114,28 @@ def server(tmp_path_factory):
 
 
 def cases(operation, server):
-    """Valid and invalid cases for `operation`, sent with a valid token (of any role). Path ids
-    are sometimes generated (valid cases) and otherwise ones that exist, so the deeper code
-    runs too; invalid cases spend their effort on what a client sends: query and body."""
+    """Valid and invalid cases for `operation`. Path ids are sometimes generated (valid cases)
+    and otherwise ones that exist, so the deeper code runs too; invalid cases spend their
+    effort on what a client sends: query and body. The token is set when sending."""
     names = re.findall(r"{(\w+)}", operation.path)
+    headers = {"Authorization": "Bearer set-when-sent"}
+    existing = st.fixed_dictionaries({name: st.sampled_from(server.known.get(name, ["x"]))
+                                      for name in names})
+    targeted = [existing.flatmap(lambda ids, mode=mode: operation.as_strategy(
+        generation_mode=mode, headers=headers, path_parameters=ids)) for mode in MODES]
+    if names:
+        targeted.append(operation.as_strategy(generation_mode=GenerationMode.POSITIVE,
+                                              headers=headers))
+    return st.tuples(st.one_of(targeted), st.booleans()).map(without_version_sometimes)
 
-    def for_token(token):
-        headers = {"Authorization": f"Bearer {token}"}
-        existing = st.fixed_dictionaries({name: st.sampled_from(server.known.get(name, ["x"]))
-                                          for name in names})
-        targeted = [existing.flatmap(lambda ids, mode=mode: operation.as_strategy(
-            generation_mode=mode, headers=headers, path_parameters=ids)) for mode in MODES]
-        if names:
-            targeted.append(operation.as_strategy(generation_mode=GenerationMode.POSITIVE,
-                                                  headers=headers))
-        return st.one_of(targeted)
 
-    return st.sampled_from(server.tokens).flatmap(for_token)
+def without_version_sometimes(pair):
+    """A generated `version` is almost never the current one, so the edit stops at 409;
+    half the time leave it out so that the edit itself runs."""
+    case, drop = pair
+    if drop and isinstance(case.body, dict):
+        case.body.pop("version", None)
+    return case
 
 
 MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
@@ -131,18 +143,22 @@ MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.label)
 def test_no_input_makes_the_server_fail(server, operation):
+    app_module.use(server.relais)  # other tests of this module serve their own Relais
     failures = []
 
-    @hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None,
+    @hypothesis.settings(max_examples=examples_for(operation), deadline=None, database=None,
                          derandomize=True, suppress_health_check=list(HealthCheck),
                          phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])
     @hypothesis.given(case=cases(operation, server))
     def run(case):
-        with requests.Session() as session:  # one connection per case
-            response = case.call(base_url=server.url, session=session)
-        if response.status_code >= 500:
-            failures.append(f"{response.status_code} {case.as_curl_command()}\n"
-                            f"  -> {response.text[:300]}")
+        # Generating a case costs far more than sending it: send each as every role.
+        for token in server.tokens:
+            case.headers["Authorization"] = f"Bearer {token}"
+            with requests.Session() as session:  # one connection per request
+                response = case.call(base_url=server.url, session=session)
+            if response.status_code >= 500:
+                failures.append(f"{response.status_code} {case.as_curl_command()}\n"
+                                f"  -> {response.text[:300]}")
 
     run()
     assert not failures, "\n".join(failures[:5])

@@ -337,7 +337,10 @@ class QuestionStoreContract:
         store.add_question(question("q2", 2, asker_id="u2", tags=["python", "sql"]))
         q3 = store.add_question(question("q3", 3, asker_id="u1", tags=["sql"]))
         store.update_question(q3.replace(status="closed"))
-        ids = lambda **kw: [q.id for q in store.list_questions(limit=10, **kw).items]  # noqa
+
+        def ids(**filters):
+            return [q.id for q in store.list_questions(limit=10, **filters).items]
+
         assert ids(asker_id="u1") == ["q3", "q1"]
         assert ids(status="open") == ["q2", "q1"]
         assert ids(status="closed") == ["q3"]

@@ -6,7 +6,7 @@ import pytest
 from chalicelib.adapters.sqlite_db import SQLiteDatabase
 from chalicelib.adapters.sqlite_store import SQLiteProfileStore, SQLiteQuestionStore
 
-from .store_contracts import ProfileStoreContract, QuestionStoreContract
+from .store_contracts import ProfileStoreContract, QuestionStoreContract, person
 
 
 @pytest.fixture(params=["memory", "file"])
@@ -30,7 +30,6 @@ class TestSQLiteQuestionStore(QuestionStoreContract):
 def test_records_survive_reopening_the_database_file(tmp_path):
     path = str(tmp_path / "relais.db")
     profiles = SQLiteProfileStore(SQLiteDatabase(path))
-    from .store_contracts import person
     profiles.add(person("u1", "Hélène", skills=["Go"]))
     reopened = SQLiteProfileStore(SQLiteDatabase(path))
     assert reopened.get("u1").name == "Hélène"

@@ -16,6 +16,10 @@ class FakeIngest:
     def __init__(self):
         self.calls = []
         self.result = IngestResult("question", question_id="q1")
+        self.open = True
+
+    def is_open(self) -> bool:
+        return self.open
 
     def is_relais_address(self, address: str) -> bool:
         return address.lower() == "ask@r.example"
@@ -60,6 +64,14 @@ def test_addresses_that_are_not_relais_are_refused_at_rcpt(gateway):
             client.sendmail("a@acme.example", ["someone@acme.example"], MAIL)
     assert refused.value.recipients["someone@acme.example"][0] == 550
     assert gateway[1].calls == []
+
+
+def test_nothing_is_accepted_while_the_email_module_is_off(gateway):
+    gateway[1].open = False
+    with smtp(gateway) as client:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            client.sendmail("a@acme.example", ["ask@r.example"], MAIL)
+    assert refused.value.recipients["ask@r.example"][0] == 550
 
 
 def test_a_mail_over_the_size_limit_is_refused_before_its_data(gateway):

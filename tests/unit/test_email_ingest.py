@@ -42,7 +42,7 @@ def relay_mail(relais, question_id: str, rank: int = 0) -> tuple[dict, object]:
 
 def reply(relais, mail: dict, expert, name: str = "reply_gmail_en.eml", **values):
     to = reply_address(mail)
-    raw = fixture(name, FROM=expert.email, TO=to, MESSAGE_ID=values.pop("message_id", f"r-{name}@acme.example"),
+    raw = fixture(name, FROM=expert.email, TO=to, MESSAGE_ID=f"r-{name}@acme.example",
                   IN_REPLY_TO=mail["message_id"].strip("<>"))
     return relais.email_in.ingest(raw, expert.email, [to], **values)
 
@@ -129,6 +129,12 @@ def test_an_anonymous_question_never_shows_the_asker_to_experts(relais):
         seen = (sent["subject"] + sent["text"] + str(sent["headers"])).lower()
         assert "alice" not in seen and "martin" not in seen and ALICE not in seen
     assert outbox(relais, "answer", ALICE)  # the asker still hears back
+    # Admins listing the outbox do not see who got the mails about it, nor find them by address.
+    listed = relais.mailer.list(limit=50).items
+    to_asker = [m for m in listed if m["kind"] in ("acknowledgement", "answer")]
+    assert len(to_asker) == 2
+    assert all(m["recipient"] is None and m["text"] is None for m in to_asker)
+    assert relais.mailer.list(limit=50, recipient=ALICE).items == []
 
 
 def test_a_reply_to_the_acknowledgement_adds_to_the_question(relais):
@@ -230,6 +236,18 @@ def test_untrusted_or_unusable_mail_goes_to_the_quarantine(relais, tmp_path, mai
     assert outbox(relais) == []  # no reply to a refused mail: no backscatter
     page = relais.email_in.inbound_log(outcome="quarantined", limit=10, cursor=None)
     assert [r["reason"] for r in page.items] == [result.reason]
+
+
+def test_switched_off_modules_keep_mail_out(relais):
+    caller = Caller("admin", "admin")
+    relais.modules.change(caller, {"anonymous": False}, None)
+    result = relais.email_in.ingest(build_mail(subject="[anonymous] Salaries?"), ALICE, [ASK])
+    assert result.outcome == "quarantined" and "anonymous questions are switched off" \
+        in result.reason
+    relais.modules.change(caller, {"email": False}, None)
+    result = relais.email_in.ingest(build_mail(), ALICE, [ASK])
+    assert (result.outcome, result.reason) == ("quarantined", "the email module is switched off")
+    assert outbox(relais) == []
 
 
 def test_a_reply_from_someone_else_than_the_addressee_is_refused(relais):

@@ -81,9 +81,9 @@ def test_inbound_records_are_listed_newest_first_by_outcome_with_a_cursor(ledger
 
 def test_digest_items_wait_until_sent(ledger):
     ledger.queue_digest("u1", "relay", "q1", "s1", "t1", "2026-01-05T09:00:00Z")
-    ledger.queue_digest("u2", "answer", None, "s2", "t2", "2026-01-05T09:01:00Z")
+    ledger.queue_digest("u2", "answer", None, "s2", "t2", "2026-01-05T09:01:00Z", True)
     pending = ledger.pending_digests()
-    assert [(i.person_id, i.question_id, i.subject) for i in pending] == \
-        [("u1", "q1", "s1"), ("u2", None, "s2")]
+    assert [(i.person_id, i.question_id, i.subject, i.private) for i in pending] == \
+        [("u1", "q1", "s1", False), ("u2", None, "s2", True)]
     ledger.mark_digests_sent([pending[0].id], "2026-01-06T07:00:00Z")
     assert [i.person_id for i in ledger.pending_digests()] == ["u2"]

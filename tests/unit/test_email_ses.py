@@ -53,13 +53,14 @@ def test_ses_mailer_sends_raw_mail_with_threading_headers(aws):
                           headers={"Message-ID": "<ours@relais.example.com>",
                                    "Reply-To": "Relais <reply+abc@relais.example.com>",
                                    "In-Reply-To": "<earlier@relais.example.com>",
-                                   "X-Relais-Kind": "relay"})
+                                   "X-Relais-Kind": "relay", "X-Relais-Private": "1"})
     [sent] = ses_backends[DEFAULT_ACCOUNT_ID][REGION].sent_messages
     assert sent_id == f"<{sent.id}@{REGION}.amazonses.com>"  # the id SES puts on the mail
     message = email.message_from_string(sent.raw_data)
     assert message["Reply-To"] == "Relais <reply+abc@relais.example.com>"
     assert message["In-Reply-To"] == "<earlier@relais.example.com>"
     assert message["X-Relais-Kind"] == "relay"
+    assert message["X-Relais-Private"] is None  # an instruction to the mailer only
     assert message.get_payload(decode=True).decode().strip() == "Hello Marie"
 
 

@@ -1,0 +1,1 @@
+"""Infrastructure as code for the aws profile (see docs/deploy.md)."""
