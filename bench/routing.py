@@ -15,9 +15,11 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from chalicelib.auth import Caller
+from chalicelib.clock import FixedClock
 from chalicelib.bootstrap import bootstrap
 from chalicelib.config import Settings
 from chalicelib.schemas import AnswerIn, ProfilePatch, QuestionIn
@@ -59,7 +61,19 @@ def declared_skills(history: list[dict]) -> dict:
     return {user: [t for t, _ in counter.most_common(5)] for user, counter in tags.items()}
 
 
-def load_history(relais, history: list[dict], log=print) -> None:
+# The data has no timestamps, only ids in creation order: the history is spread evenly over
+# HISTORY_DAYS, and later questions go on at the same pace (what recency weighting reads).
+START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+HISTORY_DAYS = 730.0
+
+
+def timeline(questions: list[dict], history_size: int) -> dict:
+    """When each question was asked, by its position in creation order."""
+    step = timedelta(days=HISTORY_DAYS / max(1, history_size))
+    return {q["question_id"]: START + i * step for i, q in enumerate(questions)}
+
+
+def load_history(relais, history: list[dict], asked_at: dict, log=print) -> None:
     """Import through the services a real import uses: HR sync, profile edits, ask, answer,
     accept; then one reindex (what `python -m indexer reindex` runs)."""
     users = sorted({q["asker_id"] for q in history if q.get("asker_id") is not None}
@@ -72,6 +86,7 @@ def load_history(relais, history: list[dict], log=print) -> None:
     for user, skills in declared_skills(history).items():
         relais.profiles.edit(Caller(person(user)), person(user), ProfilePatch(skills=skills))
     for question in history:
+        relais.clock.current = asked_at[question["question_id"]]
         asker = Caller(person(question["asker_id"]))
         relais.questions.ask(asker, QuestionIn(
             title=question["title"], body=(question.get("body") or "")[:MAX_BODY],
@@ -91,9 +106,10 @@ def load_history(relais, history: list[dict], log=print) -> None:
     log(f"indexed {result['documents']} documents in {time.time() - started:.0f} s")
 
 
-def relais_rankings(relais, questions: list[dict]) -> dict:
+def relais_rankings(relais, questions: list[dict], asked_at: dict) -> dict:
     rankings = {}
     for question in questions:
+        relais.clock.current = asked_at[question["question_id"]]
         draft = Draft(question["title"], (question.get("body") or "")[:MAX_BODY],
                       tuple(question["tags"]))
         suggestions = relais.routing.rank(draft, person(question["asker_id"]), limit=100)
@@ -172,12 +188,13 @@ def main(argv=None) -> int:
         if args.backend == "opensearch":
             from bench.opensearch_backend import adapters_for_bench
             adapters = adapters_for_bench(settings)
-        relais = bootstrap(settings, adapters=adapters)
+        relais = bootstrap(settings, adapters=adapters, clock=FixedClock(START))
+        asked_at = timeline(questions, len(history))
         started = time.time()
-        load_history(relais, history, log)
+        load_history(relais, history, asked_at, log)
         log(f"history loaded in {time.time() - started:.0f} s; routing {len(evaluated)} questions")
         started = time.time()
-        ranked = relais_rankings(relais, evaluated)
+        ranked = relais_rankings(relais, evaluated, asked_at)
         seconds = time.time() - started
     with open(args.out, "w", encoding="utf-8") as out:
         for question in evaluated:

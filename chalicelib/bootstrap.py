@@ -85,7 +85,8 @@ def embedded_adapters(settings: Settings) -> Adapters:
     db = SQLiteDatabase(settings.database)
     return Adapters(
         profile_store=SQLiteProfileStore(db), question_store=SQLiteQuestionStore(db),
-        index=EmbeddedIndex(db), mailer=OutboxMailer(db, settings.mail_from, settings.smtp_url),
+        index=EmbeddedIndex(db, half_life_days=settings.recency_half_life_days),
+        mailer=OutboxMailer(db, settings.mail_from, settings.smtp_url),
         tokens=TokenIssuer(token_secret(settings), settings.token_ttl_hours),
         index_in_process=True, mail_ledger=SQLiteMailLedger(db),
         raw_mail=MaildirStore(Path(settings.data_dir) / "mail"), **community_adapters(db))

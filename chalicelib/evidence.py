@@ -32,6 +32,12 @@ def question_text(title: str, body: str = "", tags=()) -> str:
     return "\n".join(p for p in parts if p)[:MAX_EMBEDDED_CHARS]
 
 
+def tag_token(tag: str) -> str:
+    """A tag or skill as one search token ("Machine learning" -> "tagmachinelearning"), so
+    that a declared skill and a question's tag match as wholes, apart from free text."""
+    return "tag" + "".join(c for c in normalize_skill(tag) if c.isalnum())
+
+
 def is_indexed(profile: Profile) -> bool:
     """Only active people have evidence in the index; leavers' documents are removed."""
     return profile.active and not profile.deleted
@@ -55,7 +61,7 @@ def answer_doc(question: Question, answer: Answer) -> EvidenceDoc:
     """An answer with its question (without vector)."""
     return EvidenceDoc(
         id=answer_doc_id(answer.id), person_id=answer.author_id, kind="answer",
-        text=question_text(question.title, question.body, question.tags) + "\n" + answer.body,
+        text=question_text(question.title, question.body), answer=answer.body,
         tags=list(question.tags), question_id=question.id, accepted=answer.accepted,
         score=answer.score, created_at=answer.created_at)
 

@@ -7,25 +7,31 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
 from .domain import normalize_skill
-from .ports import EvidenceDoc, Hit
+from .ports import EvidenceDoc, Hit, TagExpertise
 
 
 @dataclass(frozen=True)
 class Weights:
-    """The ranking's few parameters (set on the tune slice of the routing benchmark)."""
+    """The ranking's few parameters, chosen on the tune slice of the routing benchmark.
 
-    bm25: float = 1.0  # weight of the lexical list in the fusion
-    knn: float = 1.0  # weight of the semantic list in the fusion
-    rrf_k: float = 60.0  # reciprocal-rank-fusion constant
+    Four signals, each divided by its largest value among the candidates and then added:
+    lexical evidence (BM25 over answers with their questions, skills and bios), semantic
+    evidence (questions close in meaning that the person answered), inferred expertise on the
+    question's tags, and recent activity. Evidence fades with a half-life.
+    """
+
+    text: float = 1.0
+    semantic: float = 1.0
+    tags: float = 1.0
+    activity: float = 1.0
     accepted: float = 1.5  # an accepted answer counts this much more
-    skills: float = 1.0  # a declared-skills document
-    bio: float = 0.7
-    decay: float = 0.5  # the i-th piece of evidence of a person counts decay**i (diminishing)
-    tag_match: float = 1.0  # inferred expertise on the question's tags
-    activity: float = 0.0  # log(1 + answers) prior
+    half_life_days: float = 180.0
+    bm25_docs: int = 200  # top-K evidence documents by BM25
+    knn_questions: int = 100  # top-K distinct similar questions (or profiles) by meaning
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -45,16 +51,18 @@ class Candidate:
 class Evidence:
     """One reason a person was suggested, and how much it counted."""
 
-    kind: str  # skills | bio | answer
-    doc_id: str
+    kind: str  # skills | bio | answer | tags (inferred expertise) | activity
+    doc_id: str  # the evidence document, "" for tags and activity
     weight: float
     question_id: str | None = None
     accepted: bool = False
     text: str = ""
     matched: list[str] = field(default_factory=list)  # matched skills or tags
+    signals: dict[str, float] = field(default_factory=dict)  # raw value per signal
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "doc_id": self.doc_id, "weight": round(self.weight, 4),
+        return {"kind": self.kind, "doc_id": self.doc_id or None,
+                "weight": round(self.weight, 4),
                 "question_id": self.question_id, "accepted": self.accepted,
                 "text": self.text, "matched": self.matched}
 
@@ -78,25 +86,24 @@ class Policy:
     max_open_relays: int = 10
 
 
-def fuse(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit],
-         weights: Weights = DEFAULT_WEIGHTS) -> dict[str, tuple[EvidenceDoc, float]]:
-    """Reciprocal-rank fusion of the two lists: robust to their incomparable score scales."""
-    fused: dict[str, tuple[EvidenceDoc, float]] = {}
-    for hits, weight in ((bm25_hits, weights.bm25), (knn_hits, weights.knn)):
-        if weight <= 0:
-            continue
-        for position, hit in enumerate(hits):
-            doc, score = fused.get(hit.doc.id, (hit.doc, 0.0))
-            fused[hit.doc.id] = (doc, score + weight / (weights.rrf_k + position + 1))
-    return fused
+def recency(created_at: str, now: datetime, half_life_days: float) -> float:
+    """0.5 ** (age / half-life); evidence of unknown age counts fully."""
+    try:
+        moment = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return 1.0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    age_days = max(0.0, (now - moment).total_seconds() / 86400.0)
+    return 0.5 ** (age_days / half_life_days)
 
 
-def _doc_weight(doc: EvidenceDoc, weights: Weights) -> float:
-    if doc.kind == "skills":
-        return weights.skills
-    if doc.kind == "bio":
-        return weights.bio
-    return weights.accepted if doc.accepted else 1.0
+def _doc_weight(doc: EvidenceDoc, weights: Weights, now: datetime) -> float:
+    """Answers: accepted ones count more, old ones less. Declared skills and bios are current."""
+    if doc.kind != "answer":
+        return 1.0
+    return (weights.accepted if doc.accepted else 1.0) * recency(doc.created_at, now,
+                                                                  weights.half_life_days)
 
 
 def matched_terms(doc: EvidenceDoc, query_tags: Iterable[str], query_text: str) -> list[str]:
@@ -110,31 +117,81 @@ def matched_terms(doc: EvidenceDoc, query_tags: Iterable[str], query_text: str) 
     return [t for t in doc.tags if normalize_skill(t) in wanted]
 
 
-def aggregate(fused: dict[str, tuple[EvidenceDoc, float]], *, query_tags: Sequence[str] = (),
-              query_text: str = "", weights: Weights = DEFAULT_WEIGHTS,
-              tag_expertise: dict[str, float] | None = None,
-              activity: dict[str, int] | None = None) -> list[Suggestion]:
-    """Per person: sum of evidence with diminishing returns (best first, each next one counts
-    `decay` times the previous), plus inferred expertise on the question's tags."""
-    by_person: dict[str, list[Evidence]] = {}
-    for doc_id, (doc, score) in fused.items():
-        by_person.setdefault(doc.person_id, []).append(Evidence(
-            kind=doc.kind, doc_id=doc_id, weight=score * _doc_weight(doc, weights),
-            question_id=doc.question_id, accepted=doc.accepted, text=doc.text[:200],
-            matched=matched_terms(doc, query_tags, query_text)))
-    people = set(by_person) | set(tag_expertise or {})
+def _semantic_hits(knn_hits: Sequence[Hit], questions: int) -> list[Hit]:
+    """The hits of the first `questions` distinct questions (a profile document counts as
+    one): answers share their question's vector, so K documents would be fewer questions."""
+    seen: set[str] = set()
+    kept = []
+    for hit in knn_hits:
+        key = hit.doc.question_id or hit.doc.id
+        if key not in seen:
+            if len(seen) >= questions:
+                continue
+            seen.add(key)
+        kept.append(hit)
+    return kept
+
+
+def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: TagExpertise,
+                 activity: dict[str, float], *, now: datetime, query_tags: Sequence[str] = (),
+                 query_text: str = "", weights: Weights = DEFAULT_WEIGHTS) -> list[Suggestion]:
+    """Rank people by the four signals of `Weights`, keeping the evidence behind each."""
+    signals: dict[str, dict[str, float]] = {name: {} for name in
+                                            ("text", "semantic", "tags", "activity")}
+    evidence: dict[str, dict[str, Evidence]] = {}
+
+    def add(signal: str, hit: Hit, value: float) -> None:
+        person = hit.doc.person_id
+        signals[signal][person] = signals[signal].get(person, 0.0) + value
+        item = evidence.setdefault(person, {}).get(hit.doc.id)
+        if item is None:
+            item = evidence[person][hit.doc.id] = Evidence(
+                kind=hit.doc.kind, doc_id=hit.doc.id, weight=0.0, question_id=hit.doc.question_id,
+                accepted=hit.doc.accepted, text=hit.doc.text[:200],
+                matched=matched_terms(hit.doc, query_tags, query_text))
+        item.signals[signal] = item.signals.get(signal, 0.0) + value
+
+    for hit in bm25_hits:
+        add("text", hit, max(hit.score, 0.0) * _doc_weight(hit.doc, weights, now))
+    for hit in _semantic_hits(knn_hits, weights.knn_questions):
+        add("semantic", hit, max(hit.score, 0.0) * _doc_weight(hit.doc, weights, now))
+    for person, per_tag in expertise.people.items():
+        share = {t: w / expertise.totals[t] for t, w in per_tag.items() if expertise.totals.get(t)}
+        if share:
+            signals["tags"][person] = sum(share.values())
+            evidence.setdefault(person, {})["tags"] = Evidence(
+                kind="tags", doc_id="", weight=0.0, matched=sorted(share, key=lambda t: -share[t]),
+                signals={"tags": signals["tags"][person]},
+                text=", ".join(f"{t}: {per_tag[t]:.1f}" for t in sorted(share, key=lambda t: -share[t])))
+    for person, amount in activity.items():
+        signals["activity"][person] = math.log1p(amount)
+    scale = {name: getattr(weights, name) / max(values.values())
+             for name, values in signals.items() if values and max(values.values()) > 0}
     suggestions = []
-    for person in people:
-        items = sorted(by_person.get(person, []), key=lambda e: -e.weight)
-        for position, item in enumerate(items):
-            item.weight *= weights.decay ** position
-        score = sum(item.weight for item in items)
-        score += weights.tag_match * (tag_expertise or {}).get(person, 0.0)
-        if weights.activity and activity:
-            score *= 1.0 + weights.activity * math.log1p(activity.get(person, 0))
+    for person in set().union(*signals.values()):
+        score = sum(values.get(person, 0.0) * scale.get(name, 0.0)
+                    for name, values in signals.items())
+        items = list(evidence.get(person, {}).values())
+        for item in items:
+            item.weight = sum(v * scale.get(name, 0.0) for name, v in item.signals.items())
+        if person in signals["activity"] and scale.get("activity"):
+            items.append(Evidence(kind="activity", doc_id="", text=f"{activity[person]:.1f}",
+                                  weight=signals["activity"][person] * scale["activity"]))
+        items.sort(key=lambda e: (-e.weight, e.doc_id))
         suggestions.append(Suggestion(person, score, items))
     suggestions.sort(key=lambda s: (-s.score, s.person_id))
     return suggestions
+
+
+def fuse_documents(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit],
+                   rrf_k: float = 60.0) -> dict[str, tuple[EvidenceDoc, float]]:
+    """Reciprocal-rank fusion of two document lists (for similar questions)."""
+    fused: dict[str, tuple[EvidenceDoc, float]] = {}
+    for hits in (bm25_hits, knn_hits):
+        for position, hit in enumerate(hits):
+            doc, score = fused.get(hit.doc.id, (hit.doc, 0.0))
+            fused[hit.doc.id] = (doc, score + 1.0 / (rrf_k + position + 1))
+    return fused
 
 
 def apply_policy(suggestions: Sequence[Suggestion], candidates: dict[str, Candidate],

@@ -127,13 +127,22 @@ class EvidenceDoc:
     id: str  # e.g. "skills:u1", "bio:u1", "answer:a17"
     person_id: str
     kind: str  # skills | bio | answer
-    text: str
-    tags: list[str] = field(default_factory=list)
+    text: str  # the question (title and body), the skills, or the bio
+    tags: list[str] = field(default_factory=list)  # the question's tags, or the declared skills
+    answer: str = ""  # the answer's own text
     question_id: str | None = None
     accepted: bool = False
     score: int = 0
     created_at: str = ""
     vector: Sequence[float] | None = None
+
+
+@dataclass
+class TagExpertise:
+    """Per person, weight of their answers on each tag; and the tag's weight over everyone."""
+
+    people: dict[str, dict[str, float]]
+    totals: dict[str, float]
 
 
 @dataclass
@@ -166,11 +175,25 @@ class SearchIndex(Protocol):
         """Top `k` documents by cosine similarity, active people only."""
 
     def retrieve(self, text: str, vector: Sequence[float], k: int,
-                 exclude_people: Iterable[str] = ()) -> tuple[list[Hit], list[Hit]]:
-        """Both candidate lists at once (`bm25`, `knn`); one round trip where the engine can."""
+                 exclude_people: Iterable[str] = (), tags: Sequence[str] = (),
+                 k_knn: int | None = None) -> tuple[list[Hit], list[Hit]]:
+        """Both candidate lists at once: top `k` by BM25 (`tags` matched as whole tokens in
+        the tags field, which weighs double) and top `k_knn` (default `k`) by cosine; one
+        round trip where the engine can."""
 
     def doc_ids(self) -> set[str]:
         """Every indexed document id (for reindexing)."""
+
+    def tag_expertise(self, tags: Sequence[str], now: datetime, limit: int,
+                      exclude_people: Iterable[str] = ()) -> "TagExpertise":
+        """Inferred expertise on `tags` from answers: each answer counts 0.5**(age/half-life)
+        (the index's half-life, a setting).
+        Returns the `limit` people with the largest sum over tags of their share of the
+        tag's weight, their weight per tag, and each tag's total weight."""
+
+    def activity(self, person_ids: Iterable[str], now: datetime, top: int,
+                 exclude_people: Iterable[str] = ()) -> dict[str, float]:
+        """Recency-weighted answer counts of `person_ids` and of the `top` most active."""
 
 
 class Embedder(Protocol):

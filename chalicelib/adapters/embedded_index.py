@@ -8,12 +8,33 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..ports import EvidenceDoc, Hit
+from ..evidence import tag_token
+from ..ports import EvidenceDoc, Hit, TagExpertise
 from .sqlite_db import SQLiteDatabase, dumps
+
+EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
+BM25_WEIGHTS = (1.0, 2.0, 1.0)  # question text, tags (whole tokens), answer text
+
+
+def days_since_epoch(moment: datetime | str) -> float:
+    """Days from EPOCH to `moment` (an ISO string or a datetime); unknown times count as EPOCH."""
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        except ValueError:
+            return 0.0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - EPOCH).total_seconds() / 86400.0
+
+
+def tags_field(tags: Sequence[str]) -> str:
+    return " ".join(tag_token(t) for t in tags)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS evidence (
@@ -27,13 +48,25 @@ CREATE TABLE IF NOT EXISTS evidence (
     created_at TEXT NOT NULL,
     tags TEXT NOT NULL,
     text TEXT NOT NULL,
+    answer TEXT NOT NULL,
     vector BLOB
 );
 CREATE INDEX IF NOT EXISTS evidence_person ON evidence(person_id);
--- Keyed by evidence.rid, so a document is replaced or removed without a scan.
+-- Keyed by evidence.rid, so a document is replaced or removed without a scan. Three fields:
+-- the question (or skills, bio), the tags as whole tokens, and the answer.
 CREATE VIRTUAL TABLE IF NOT EXISTS evidence_fts USING fts5(
-    text, tokenize = 'porter unicode61 remove_diacritics 2'
+    text, tags, answer, tokenize = 'porter unicode61 remove_diacritics 2'
 );
+-- Inferred expertise, kept up to date on each write. Each answer adds 2**(days/half-life)
+-- (days since EPOCH): scaling by 2**(-now/half-life) at query time gives 0.5**(age/half-life)
+-- without revisiting the answers.
+CREATE TABLE IF NOT EXISTS person_tags (
+    person_id TEXT NOT NULL, tag TEXT NOT NULL, weight REAL NOT NULL,
+    PRIMARY KEY (person_id, tag)
+);
+CREATE INDEX IF NOT EXISTS person_tags_tag ON person_tags(tag);
+CREATE TABLE IF NOT EXISTS person_activity (person_id TEXT PRIMARY KEY, weight REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS person_activity_weight ON person_activity(weight);
 CREATE TABLE IF NOT EXISTS index_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO index_meta VALUES ('generation', 0);
 """
@@ -66,9 +99,11 @@ def match_expression(text: str, max_terms: int = 48) -> str:
 class EmbeddedIndex:
     """SearchIndex on SQLite FTS5 + an in-memory exact kNN matrix."""
 
-    def __init__(self, db: SQLiteDatabase, dimensions: int = 384):
+    def __init__(self, db: SQLiteDatabase, dimensions: int = 384,
+                 half_life_days: float = 180.0):
         self.db = db
         self.dimensions = dimensions
+        self.half_life_days = half_life_days
         db.executescript(SCHEMA)
         self._lock = threading.RLock()
         self._generation = -1  # the matrix reflects this generation of the table
@@ -89,27 +124,45 @@ class EmbeddedIndex:
                 if doc.vector is not None:
                     vector = np.asarray(doc.vector, dtype=np.float32).tobytes()
                 values = (doc.person_id, doc.kind, doc.question_id, int(doc.accepted),
-                          int(doc.score), doc.created_at, dumps(doc.tags), doc.text, vector)
+                          int(doc.score), doc.created_at, dumps(doc.tags), doc.text, doc.answer,
+                          vector)
                 row = conn.execute("SELECT rid FROM evidence WHERE doc_id = ?",
                                    (doc.id,)).fetchone()
                 if row:
                     rid = row[0]
+                    self._count(conn, rid, -1)
                     conn.execute("UPDATE evidence SET person_id=?, kind=?, question_id=?,"
-                                 " accepted=?, score=?, created_at=?, tags=?, text=?, vector=?"
-                                 " WHERE rid = ?", (*values, rid))
+                                 " accepted=?, score=?, created_at=?, tags=?, text=?, answer=?,"
+                                 " vector=? WHERE rid = ?", (*values, rid))
                     conn.execute("DELETE FROM evidence_fts WHERE rowid = ?", (rid,))
                 else:
                     rid = conn.execute(
                         "INSERT INTO evidence (doc_id, person_id, kind, question_id, accepted,"
-                        " score, created_at, tags, text, vector) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                        (doc.id, *values)).lastrowid
-                conn.execute("INSERT INTO evidence_fts (rowid, text) VALUES (?, ?)",
-                             (rid, doc.text))
+                        " score, created_at, tags, text, answer, vector)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?)", (doc.id, *values)).lastrowid
+                conn.execute("INSERT INTO evidence_fts (rowid, text, tags, answer)"
+                             " VALUES (?, ?, ?, ?)", (rid, doc.text, tags_field(doc.tags),
+                                                      doc.answer))
+                self._count(conn, rid, +1)
             generation = self._bump(conn)
             if self._generation == generation - 1:
                 for doc in docs:
                     self._set_row(doc.id, doc.person_id, doc.vector)
                 self._generation = generation
+
+    def _count(self, conn, rid: int, sign: int) -> None:
+        """Add (or take back) an answer's weight to its author's activity and tag expertise."""
+        row = conn.execute("SELECT person_id, kind, created_at, tags FROM evidence"
+                           " WHERE rid = ?", (rid,)).fetchone()
+        if row is None or row["kind"] != "answer":
+            return
+        weight = sign * 2.0 ** (days_since_epoch(row["created_at"]) / self.half_life_days)
+        person = row["person_id"]
+        conn.execute("INSERT INTO person_activity VALUES (?, ?) ON CONFLICT(person_id)"
+                     " DO UPDATE SET weight = max(0, weight + excluded.weight)", (person, weight))
+        conn.executemany("INSERT INTO person_tags VALUES (?, ?, ?) ON CONFLICT(person_id, tag)"
+                         " DO UPDATE SET weight = max(0, weight + excluded.weight)",
+                         [(person, tag, weight) for tag in set(json.loads(row["tags"]))])
 
     def delete(self, doc_ids: Sequence[str]) -> None:
         if not doc_ids:
@@ -119,6 +172,7 @@ class EmbeddedIndex:
                 row = conn.execute("SELECT rid FROM evidence WHERE doc_id = ?",
                                    (doc_id,)).fetchone()
                 if row:
+                    self._count(conn, row[0], -1)
                     conn.execute("DELETE FROM evidence_fts WHERE rowid = ?", (row[0],))
                     conn.execute("DELETE FROM evidence WHERE rid = ?", (row[0],))
             generation = self._bump(conn)
@@ -196,17 +250,22 @@ class EmbeddedIndex:
             return []
         marks = ",".join("?" * len(scored))
         rows = self.db.query(f"SELECT doc_id, person_id, kind, question_id, accepted, score,"
-                             f" created_at, tags, text FROM evidence WHERE doc_id IN ({marks})",
+                             f" created_at, tags, text, answer FROM evidence"
+                             f" WHERE doc_id IN ({marks})",
                              [doc_id for doc_id, _ in scored])
         docs = {r["doc_id"]: EvidenceDoc(
             id=r["doc_id"], person_id=r["person_id"], kind=r["kind"], text=r["text"],
-            tags=json.loads(r["tags"]), question_id=r["question_id"],
+            answer=r["answer"], tags=json.loads(r["tags"]), question_id=r["question_id"],
             accepted=bool(r["accepted"]), score=r["score"], created_at=r["created_at"])
             for r in rows}
         return [Hit(docs[doc_id], score) for doc_id, score in scored if doc_id in docs]
 
-    def bm25(self, text: str, k: int, exclude_people: Iterable[str] = ()) -> list[Hit]:
+    def bm25(self, text: str, k: int, exclude_people: Iterable[str] = (),
+             tags: Sequence[str] = ()) -> list[Hit]:
         expression = match_expression(text)
+        tag_terms = " OR ".join('"' + tag_token(t) + '"' for t in tags if tag_token(t) != "tag")
+        if tag_terms:
+            expression = f"{expression} OR {tag_terms}" if expression else tag_terms
         if not expression or k <= 0:
             return []
         excluded = list(dict.fromkeys(exclude_people))
@@ -214,16 +273,70 @@ class EmbeddedIndex:
         if excluded:
             clause = f" AND e.person_id NOT IN ({','.join('?' * len(excluded))})"
         rows = self.db.query(
-            f"SELECT e.doc_id AS doc_id, bm25(evidence_fts) AS rank FROM evidence_fts"
+            f"SELECT e.doc_id AS doc_id, bm25(evidence_fts, {', '.join(map(str, BM25_WEIGHTS))})"
+            f" AS rank FROM evidence_fts"
             f" JOIN evidence e ON e.rid = evidence_fts.rowid"
             f" WHERE evidence_fts MATCH ?{clause} ORDER BY rank, e.doc_id LIMIT ?",
             [expression, *excluded, k])
         # FTS5's bm25() is lower-is-better; the port promises higher-is-better.
         return self._load_docs([(r["doc_id"], -r["rank"]) for r in rows])
 
-    def retrieve(self, text: str, vector, k: int, exclude_people: Iterable[str] = ()):
+    def retrieve(self, text: str, vector, k: int, exclude_people: Iterable[str] = (),
+                 tags: Sequence[str] = (), k_knn: int | None = None):
         excluded = list(exclude_people)
-        return self.bm25(text, k, excluded), self.knn(vector, k, excluded)
+        return (self.bm25(text, k, excluded, tags),
+                self.knn(vector, k if k_knn is None else k_knn, excluded))
+
+    def _scale(self, now: datetime) -> float:
+        return 2.0 ** (-days_since_epoch(now) / self.half_life_days)
+
+    def tag_expertise(self, tags: Sequence[str], now: datetime, limit: int,
+                      exclude_people: Iterable[str] = ()) -> TagExpertise:
+        tags = list(dict.fromkeys(tags))
+        if not tags or limit <= 0:
+            return TagExpertise({}, {})
+        excluded = list(dict.fromkeys(exclude_people))
+        marks = ",".join("?" * len(tags))
+        totals = {r["tag"]: r["total"] for r in self.db.query(
+            f"SELECT tag, SUM(weight) AS total FROM person_tags WHERE tag IN ({marks})"
+            " GROUP BY tag", tags) if r["total"] > 0}
+        if not totals:
+            return TagExpertise({}, {})
+        clause = f" AND p.person_id NOT IN ({','.join('?' * len(excluded))})" if excluded else ""
+        # A person's share of a tag is their weight over everyone's; summed over the tags.
+        share_of_tag = "CASE p.tag " + " ".join("WHEN ? THEN p.weight / ?" for _ in totals) + " END"
+        rows = self.db.query(
+            f"SELECT p.person_id AS person_id, SUM({share_of_tag}) AS share FROM person_tags p"
+            f" WHERE p.tag IN ({','.join('?' * len(totals))}){clause}"
+            " GROUP BY p.person_id ORDER BY share DESC, p.person_id LIMIT ?",
+            [*(v for item in totals.items() for v in item), *totals, *excluded, limit])
+        people = [r["person_id"] for r in rows]
+        scale = self._scale(now)
+        detail: dict[str, dict[str, float]] = {p: {} for p in people}
+        for start in range(0, len(people), 500):
+            chunk = people[start:start + 500]
+            for r in self.db.query(
+                    f"SELECT person_id, tag, weight FROM person_tags WHERE person_id IN"
+                    f" ({','.join('?' * len(chunk))}) AND tag IN ({marks})", [*chunk, *tags]):
+                detail[r["person_id"]][r["tag"]] = r["weight"] * scale
+        return TagExpertise(detail, {t: total * scale for t, total in totals.items()})
+
+    def activity(self, person_ids: Iterable[str], now: datetime, top: int,
+                 exclude_people: Iterable[str] = ()) -> dict[str, float]:
+        ids = list(dict.fromkeys(person_ids))
+        excluded = list(dict.fromkeys(exclude_people))
+        scale = self._scale(now)
+        found: dict[str, float] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for r in self.db.query(f"SELECT person_id, weight FROM person_activity WHERE"
+                                   f" person_id IN ({','.join('?' * len(chunk))})", chunk):
+                found[r["person_id"]] = r["weight"] * scale
+        clause = f"WHERE person_id NOT IN ({','.join('?' * len(excluded))})" if excluded else ""
+        for r in self.db.query(f"SELECT person_id, weight FROM person_activity {clause}"
+                               " ORDER BY weight DESC, person_id LIMIT ?", [*excluded, top]):
+            found[r["person_id"]] = r["weight"] * scale
+        return found
 
     def knn(self, vector, k: int, exclude_people: Iterable[str] = ()) -> list[Hit]:
         with self._lock:

@@ -14,7 +14,7 @@ from ..evidence import question_text
 from ..ports import Clock, Embedder, ProfileStore, QuestionStore, SearchIndex
 from .profiles import ProfileService
 
-CANDIDATE_DOCS = 100  # top-K documents asked of each list (BM25, kNN)
+CANDIDATE_PEOPLE = 200  # people asked for by inferred expertise, and the most active
 
 
 @dataclass
@@ -35,7 +35,7 @@ class RoutingService:
 
     def __init__(self, settings: Settings, profiles: ProfileStore, questions: QuestionStore,
                  directory: ProfileService, index: SearchIndex, embedder: Embedder, clock: Clock,
-                 notifier=None, weights: matching.Weights = matching.DEFAULT_WEIGHTS,
+                 notifier=None, weights: matching.Weights | None = None,
                  communities=None):
         self.settings = settings
         self.profiles = profiles
@@ -45,7 +45,8 @@ class RoutingService:
         self.embedder = embedder
         self.clock = clock
         self.notifier = notifier
-        self.weights = weights
+        self.weights = weights or matching.Weights(
+            half_life_days=settings.recency_half_life_days)
         # CommunityService (or None): members preferred, community managers escalated to.
         self.communities = communities
 
@@ -60,7 +61,11 @@ class RoutingService:
     def retrieve(self, draft: Draft, exclude: set[str]):
         """The two candidate lists of evidence documents."""
         vector = self.embedder.embed([draft.text])[0]
-        return self.index.retrieve(draft.text, vector, CANDIDATE_DOCS, exclude_people=exclude)
+        # Answers share their question's vector: ask for enough documents to cover
+        # `knn_questions` distinct questions.
+        return self.index.retrieve(draft.text, vector, self.weights.bm25_docs,
+                                   exclude_people=exclude, tags=draft.tags,
+                                   k_knn=3 * self.weights.knn_questions)
 
     def rank(self, draft: Draft, asker_id: str | None, *, limit: int,
              also_exclude: set[str] = frozenset(),
@@ -69,10 +74,14 @@ class RoutingService:
         was asked in) have their score multiplied by `community_boost`, so a much better
         expert outside still comes first."""
         exclude = self.excluded_for(asker_id) | set(also_exclude)
+        now = self.clock.now()
         bm25, knn = self.retrieve(draft, exclude)
-        fused = matching.fuse(bm25, knn, self.weights)
-        suggestions = matching.aggregate(fused, query_tags=draft.tags, query_text=draft.text,
-                                         weights=self.weights)
+        expertise = self.index.tag_expertise(draft.tags, now, CANDIDATE_PEOPLE, exclude)
+        seen = {h.doc.person_id for h in bm25 + knn} | set(expertise.people)
+        activity = self.index.activity(seen, now, CANDIDATE_PEOPLE, exclude)
+        suggestions = matching.score_people(bm25, knn, expertise, activity, now=now,
+                                            query_tags=draft.tags, query_text=draft.text,
+                                            weights=self.weights)
         people = self.profiles.get_many(s.person_id for s in suggestions)
         loads = self.questions.open_relay_counts(people)
         today = self.clock.now().date().isoformat()
@@ -103,7 +112,7 @@ class RoutingService:
         """Answered questions close to the draft (from answer evidence, grouped by question)."""
         bm25, knn = self.retrieve(draft, set())
         best: dict[str, float] = {}
-        for doc, score in matching.fuse(bm25, knn, self.weights).values():
+        for doc, score in matching.fuse_documents(bm25, knn).values():
             if doc.kind == "answer" and doc.question_id:
                 best[doc.question_id] = max(best.get(doc.question_id, 0.0), score)
         shown = []

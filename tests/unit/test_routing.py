@@ -96,12 +96,25 @@ def test_the_chain_is_only_left_out_when_the_setting_says_so(tmp_path, clock, em
     assert managers_seen, "with depth 0 a manager who knows the topic may be suggested"
 
 
-def test_each_explanation_belongs_to_the_suggested_person(relais, org):
+def test_each_explanation_belongs_to_the_suggested_person(relais, org, clock):
+    kinds = set()
     for topic in TOPICS:
-        for suggestion in relais.routing.rank(Draft(topic), "h20", limit=10):
-            own = relais.index.person_doc_ids(suggestion.person_id)
+        tag = topic.split()[0]
+        expertise = relais.index.tag_expertise([tag], clock.now(), 1000)
+        for suggestion in relais.routing.rank(Draft(topic, tags=(tag,)), "h20", limit=10):
+            person = suggestion.person_id
+            own = relais.index.person_doc_ids(person)
+            answered = relais.question_store.answers_by(person)
             assert suggestion.evidence
-            assert all(e.doc_id in own for e in suggestion.evidence)
+            for item in suggestion.evidence:
+                kinds.add(item.kind)
+                if item.kind == "tags":
+                    assert item.matched and set(item.matched) <= set(expertise.people[person])
+                elif item.kind == "activity":
+                    assert answered
+                else:
+                    assert item.doc_id in own
+    assert {"answer", "skills", "tags", "activity"} <= kinds
     experts = relais.routing.suggest_experts(Draft("kubernetes autoscaling"), "h20", 5)
     assert experts and all(e["explanation"] for e in experts)
     assert experts[0]["explanation"][0]["share"] > 0
