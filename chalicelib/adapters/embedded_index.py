@@ -163,6 +163,11 @@ class EmbeddedIndex:
         conn.executemany("INSERT INTO person_tags VALUES (?, ?, ?) ON CONFLICT(person_id, tag)"
                          " DO UPDATE SET weight = max(0, weight + excluded.weight)",
                          [(person, tag, weight) for tag in set(json.loads(row["tags"]))])
+        if sign < 0:  # what is left of a last answer is rounding, not expertise
+            conn.execute("DELETE FROM person_activity WHERE person_id = ? AND weight < 1e-9",
+                         (person,))
+            conn.execute("DELETE FROM person_tags WHERE person_id = ? AND weight < 1e-9",
+                         (person,))
 
     def delete(self, doc_ids: Sequence[str]) -> None:
         if not doc_ids:

@@ -10,8 +10,16 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..ports import EvidenceDoc, Hit
-from .embedded_index import STOPWORDS
+from ..evidence import tag_token
+from ..ports import EvidenceDoc, Hit, TagExpertise
+from .embedded_index import BM25_WEIGHTS, STOPWORDS, days_since_epoch, tags_field
+
+# Recency, as the embedded index computes it: each answer weighs 0.5 ** (age / half-life).
+DECAY = "Math.pow(0.5, (params.now - doc['t_days'].value) / params.half_life)"
+# An answer's share of the question's tags: its weight over each tag's total.
+TAG_SHARE = ("double share = 0; for (def tag : doc['tags']) { "
+             "if (params.inverse_totals.containsKey(tag)) { share += params.inverse_totals.get(tag); } } "
+             "return share * " + DECAY + ";")
 
 RETRYABLE = {429, 502, 503, 504}
 
@@ -54,9 +62,12 @@ def index_body(dimensions: int, shards: int = 1, replicas: int = 0) -> dict:
                 "score": {"type": "integer"},
                 "created_at": {"type": "keyword"},
                 "tags": {"type": "keyword"},
+                "t_days": {"type": "double"},
                 "text": {"type": "text", "analyzer": "relais_text",
                          "fields": {"en": {"type": "text", "analyzer": "english"},
                                     "fr": {"type": "text", "analyzer": "french"}}},
+                "tags_text": {"type": "text", "analyzer": "relais_text"},
+                "answer": {"type": "text", "analyzer": "relais_text"},
                 "vector": {"type": "knn_vector", "dimension": dimensions,
                            "method": {"name": "hnsw", "engine": "lucene",
                                       "space_type": "cosinesimil",
@@ -70,8 +81,10 @@ class OpenSearchIndex:
     """SearchIndex on an OpenSearch index (created on first use if missing)."""
 
     def __init__(self, client, index: str = "relais-evidence", dimensions: int = 384,
-                 refresh: bool = True, retries: int = 4, backoff_seconds: float = 0.5):
+                 refresh: bool = True, retries: int = 4, backoff_seconds: float = 0.5,
+                 half_life_days: float = 180.0):
         self.client = client
+        self.half_life_days = half_life_days
         self.index = index
         self.dimensions = dimensions
         self.refresh = refresh  # wait until writes are searchable (the embedded index's promise)
@@ -100,7 +113,9 @@ class OpenSearchIndex:
             source = {"doc_id": doc.id, "person_id": doc.person_id, "kind": doc.kind,
                       "question_id": doc.question_id, "accepted": bool(doc.accepted),
                       "score": int(doc.score), "created_at": doc.created_at,
-                      "tags": list(doc.tags), "text": doc.text}
+                      "tags": list(doc.tags), "text": doc.text, "answer": doc.answer,
+                      "tags_text": tags_field(doc.tags),
+                      "t_days": days_since_epoch(doc.created_at)}
             if doc.vector is not None:
                 source["vector"] = np.asarray(doc.vector, dtype=np.float32).tolist()
             actions[doc.id] = ({"index": {"_index": self.index, "_id": doc.id}}, source)
@@ -175,10 +190,14 @@ class OpenSearchIndex:
             return {"match_all": {}}
         return {"bool": {"must_not": [{"terms": {"person_id": excluded}}]}}
 
-    def _bm25_body(self, text: str, k: int, exclusion: dict) -> dict:
+    def _bm25_body(self, text: str, k: int, exclusion: dict, tags: Sequence[str] = ()) -> dict:
+        words = " ".join([text, *(tag_token(t) for t in tags)])
+        fields = [f"{name}^{weight}" for name, weight in
+                  zip(("text", "tags_text", "answer"), BM25_WEIGHTS)]
         return {"size": k, "_source": {"excludes": ["vector"]},
-                "query": {"bool": {"must": [{"match": {"text": {"query": text}}}],
-                                   "filter": [exclusion]}},
+                "query": {"bool": {"must": [{"multi_match": {
+                    "query": words, "fields": fields, "type": "most_fields",
+                    "operator": "or"}}], "filter": [exclusion]}},
                 "sort": [{"_score": "desc"}, {"doc_id": "asc"}], "track_scores": True}
 
     def _knn_body(self, vector, k: int, exclusion: dict) -> dict:
@@ -197,17 +216,20 @@ class OpenSearchIndex:
                 score = 2.0 * score - 1.0
             hits.append(Hit(EvidenceDoc(
                 id=source["doc_id"], person_id=source["person_id"], kind=source["kind"],
-                text=source["text"], tags=source.get("tags") or [],
+                text=source["text"], answer=source.get("answer", ""),
+                tags=source.get("tags") or [],
                 question_id=source.get("question_id"), accepted=source.get("accepted", False),
                 score=source.get("score", 0), created_at=source.get("created_at", "")), score))
         return hits
 
-    def bm25(self, text: str, k: int, exclude_people: Iterable[str] = ()) -> list[Hit]:
-        if not text.strip() or k <= 0:
+    def bm25(self, text: str, k: int, exclude_people: Iterable[str] = (),
+             tags: Sequence[str] = ()) -> list[Hit]:
+        if not (text.strip() or tags) or k <= 0:
             return []
         self.ensure_index()
         return self._hits(self.client.search(
-            index=self.index, body=self._bm25_body(text, k, self._exclusion(exclude_people))))
+            index=self.index, body=self._bm25_body(text, k, self._exclusion(exclude_people),
+                                                   tags)))
 
     def knn(self, vector, k: int, exclude_people: Iterable[str] = ()) -> list[Hit]:
         if k <= 0:
@@ -217,13 +239,15 @@ class OpenSearchIndex:
             index=self.index, body=self._knn_body(vector, k, self._exclusion(exclude_people))),
             cosine=True)
 
-    def retrieve(self, text: str, vector, k: int, exclude_people: Iterable[str] = ()):
+    def retrieve(self, text: str, vector, k: int, exclude_people: Iterable[str] = (),
+                 tags: Sequence[str] = (), k_knn: int | None = None):
         """BM25 and k-NN in one `_msearch` round trip."""
         self.ensure_index()
         exclusion = self._exclusion(exclude_people)
-        body = [{"index": self.index}, self._knn_body(vector, k, exclusion)]
-        if text.strip():
-            body += [{"index": self.index}, self._bm25_body(text, k, exclusion)]
+        body = [{"index": self.index},
+                self._knn_body(vector, k if k_knn is None else k_knn, exclusion)]
+        if text.strip() or tags:
+            body += [{"index": self.index}, self._bm25_body(text, k, exclusion, tags)]
         responses = self.client.msearch(body=body)["responses"]
         for response in responses:
             if "error" in response:
@@ -231,3 +255,64 @@ class OpenSearchIndex:
         knn = self._hits(responses[0], cosine=True)
         bm25 = self._hits(responses[1]) if len(responses) > 1 else []
         return bm25, knn
+
+    # Inferred expertise -------------------------------------------------------------------
+    def _answers(self, exclude_people: Iterable[str], *more: dict) -> dict:
+        query = {"bool": {"filter": [{"term": {"kind": "answer"}}, *more]}}
+        excluded = sorted(set(exclude_people))
+        if excluded:
+            query["bool"]["must_not"] = [{"terms": {"person_id": excluded}}]
+        return query
+
+    def _script(self, source: str, now, **params) -> dict:
+        return {"script": {"source": source, "params": {
+            "now": days_since_epoch(now), "half_life": self.half_life_days, **params}}}
+
+    def tag_expertise(self, tags: Sequence[str], now, limit: int,
+                      exclude_people: Iterable[str] = ()) -> TagExpertise:
+        tags = list(dict.fromkeys(tags))
+        if not tags or limit <= 0:
+            return TagExpertise({}, {})
+        self.ensure_index()
+        by_tag = self.client.search(index=self.index, body={
+            "size": 0, "query": self._answers((), {"terms": {"tags": tags}}),
+            "aggs": {"tag": {"terms": {"field": "tags", "include": tags, "size": len(tags)},
+                             "aggs": {"weight": {"sum": self._script(DECAY, now)}}}}})
+        totals = {b["key"]: b["weight"]["value"] for b in
+                  by_tag["aggregations"]["tag"]["buckets"] if b["weight"]["value"] > 0}
+        if not totals:
+            return TagExpertise({}, {})
+        inverse = {tag: 1.0 / total for tag, total in totals.items()}
+        response = self.client.search(index=self.index, body={
+            "size": 0, "query": self._answers(exclude_people, {"terms": {"tags": list(totals)}}),
+            "aggs": {"person": {
+                "terms": {"field": "person_id", "size": limit,
+                          "order": [{"share": "desc"}, {"_key": "asc"}]},
+                "aggs": {"share": {"sum": self._script(TAG_SHARE, now, inverse_totals=inverse)},
+                         "tag": {"terms": {"field": "tags", "include": list(totals),
+                                           "size": len(totals)},
+                                 "aggs": {"weight": {"sum": self._script(DECAY, now)}}}}}}})
+        people = {b["key"]: {t["key"]: t["weight"]["value"] for t in b["tag"]["buckets"]}
+                  for b in response["aggregations"]["person"]["buckets"]}
+        return TagExpertise(people, totals)
+
+    def activity(self, person_ids: Iterable[str], now, top: int,
+                 exclude_people: Iterable[str] = ()) -> dict[str, float]:
+        self.ensure_index()
+        ids = sorted(set(person_ids))
+        weight = {"weight": {"sum": self._script(DECAY, now)}}
+        aggs = {"top": {"terms": {"field": "person_id", "size": max(top, 1),
+                                  "order": [{"weight": "desc"}, {"_key": "asc"}]},
+                        "aggs": weight}}
+        if ids:
+            aggs["asked"] = {"filter": {"terms": {"person_id": ids}}, "aggs": {
+                "person": {"terms": {"field": "person_id", "size": len(ids)}, "aggs": weight}}}
+        response = self.client.search(index=self.index, body={
+            "size": 0, "query": self._answers(exclude_people), "aggs": aggs})["aggregations"]
+        found = {}
+        if top > 0:
+            found.update({b["key"]: b["weight"]["value"] for b in response["top"]["buckets"]})
+        if ids:
+            found.update({b["key"]: b["weight"]["value"]
+                          for b in response["asked"]["person"]["buckets"]})
+        return found

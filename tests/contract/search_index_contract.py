@@ -1,6 +1,8 @@
 """The SearchIndex contract: one suite, run against every backend."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import numpy as np
 import pytest
 
@@ -84,3 +86,46 @@ class SearchIndexContract:
         assert [h.doc.id for h in bm25] == [h.doc.id for h in filled.bm25("note de frais", 5)]
         assert [h.doc.id for h in knn] == [h.doc.id for h in filled.knn(query, 5)]
         assert np.isfinite([h.score for h in bm25 + knn]).all()
+
+
+class ExpertiseContract:
+    """Inferred expertise and activity, with recency. Subclasses provide an empty `index`."""
+
+    NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+
+    @pytest.fixture
+    def answers(self, index):
+        def answer(number, person, tags, days_ago):
+            created = (self.NOW - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return doc(f"answer:{number}", person, f"question {number}", question_id=f"q{number}",
+                       tags=tags, created_at=created)
+        index.upsert([answer(1, "ana", ["kafka", "java"], 0), answer(2, "ana", ["kafka"], 180),
+                      answer(3, "ben", ["kafka"], 0), answer(4, "ben", ["vat"], 0),
+                      answer(5, "cy", ["java"], 360),
+                      doc("skills:dan", "dan", "kafka", kind="skills", tags=["kafka"])])
+        return index
+
+    def test_tag_expertise_is_each_persons_share_with_recency(self, answers):
+        result = answers.tag_expertise(["kafka", "java"], self.NOW, 10)
+        assert result.totals["kafka"] == pytest.approx(2.5, rel=1e-3)  # 1 + 0.5 + 1
+        assert result.totals["java"] == pytest.approx(1.25, rel=1e-3)  # 1 + 0.25
+        assert result.people["ana"] == pytest.approx({"kafka": 1.5, "java": 1.0}, rel=1e-3)
+        assert list(result.people) == ["ana", "ben", "cy"]  # declared skills are not answers
+        assert "dan" not in result.people
+
+    def test_tag_expertise_excludes_people_and_limits(self, answers):
+        result = answers.tag_expertise(["kafka"], self.NOW, 1, exclude_people=["ana"])
+        assert list(result.people) == ["ben"]
+        assert answers.tag_expertise(["unknown"], self.NOW, 10).people == {}
+
+    def test_activity_counts_recent_answers_more(self, answers):
+        activity = answers.activity(["cy"], self.NOW, top=2)
+        assert activity["ana"] == pytest.approx(1.5, rel=1e-3)
+        assert activity["ben"] == pytest.approx(2.0, rel=1e-3)
+        assert activity["cy"] == pytest.approx(0.25, rel=1e-3)
+        assert "dan" not in activity
+
+    def test_removed_answers_stop_counting(self, answers):
+        answers.delete(["answer:3", "answer:4"])
+        assert "ben" not in answers.tag_expertise(["kafka"], self.NOW, 10).people
+        assert "ben" not in answers.activity([], self.NOW, top=10)

@@ -4,12 +4,12 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.adapters.opensearch_index import IndexingError, OpenSearchIndex
-from tests.contract.search_index_contract import CORPUS, SearchIndexContract
+from tests.contract.search_index_contract import CORPUS, ExpertiseContract, SearchIndexContract
 
 pytestmark = pytest.mark.opensearch
 
 
-class TestOpenSearchIndex(SearchIndexContract):
+class TestOpenSearchIndex(SearchIndexContract, ExpertiseContract):
     @pytest.fixture
     def index(self, opensearch_index):
         return opensearch_index

@@ -5,10 +5,10 @@ import pytest
 
 from chalicelib.adapters.embedded_index import EmbeddedIndex
 from chalicelib.adapters.sqlite_db import SQLiteDatabase
-from tests.contract.search_index_contract import SearchIndexContract
+from tests.contract.search_index_contract import ExpertiseContract, SearchIndexContract
 
 
-class TestEmbeddedIndex(SearchIndexContract):
+class TestEmbeddedIndex(SearchIndexContract, ExpertiseContract):
     @pytest.fixture
     def index(self):
         return EmbeddedIndex(SQLiteDatabase(":memory:"))
