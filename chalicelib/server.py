@@ -3,6 +3,8 @@ built web widget (GET /widget/relais-widget.js) and, with --demo, an intranet-li
 that embeds it (GET /demo/; `?as=<person-id>` signs in as someone else, `?tab=` opens a tab)."""
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 import html
 from pathlib import Path
@@ -114,7 +116,10 @@ def serve(settings: Settings, *, demo: bool = False) -> int:
     if demo and relais.profile_store.get(DEMO_PERSON) is None:
         from .demo import load_demo
         print("Loading the demo organisation...", flush=True)
-        print("Loaded:", load_demo(relais), flush=True)
+        # A bulk import indexes once at the end, in batches, rather than after each write.
+        loader = bootstrap(dataclasses.replace(settings, index_on_write=False),
+                           embedder=relais.embedder)
+        print("Loaded:", load_demo(loader), loader.indexer.reindex(), flush=True)
     server = make_server(relais, settings, demo=demo)
     print(f"Relais is running at {settings.base_url}", flush=True)
     print(f"  API description: {settings.base_url}/openapi.json")
