@@ -13,6 +13,7 @@ from .services.audit import AuditService
 from .services.communities import CommunityService, RecognitionService
 from .services.figures import FiguresService
 from .services.hr_sync import HrSyncService
+from .services.indexing import Indexer
 from .services.modules import ModuleService
 from .services.notify import Notifier
 from .services.privacy import PrivacyService
@@ -40,7 +41,7 @@ class Relais:
     questions: QuestionService
     routing: RoutingService
     notifier: Notifier
-    indexer: object | None = None  # in-process indexer (embedded profile only)
+    indexer: Indexer | None = None  # runs after each write when the profile indexes in process
     mail_ledger: object | None = None  # email channel records (None: channel off)
     email_in: object | None = None  # EmailIngestService
     # Communities, modules, figures, privacy (set by bootstrap; None only if built by hand).
@@ -149,7 +150,8 @@ def aws_adapters(settings: Settings) -> Adapters:
         tokens = TokenIssuer(settings.token_secret, settings.token_ttl_hours)
     return Adapters(
         profile_store=profile_store, question_store=question_store,
-        index=OpenSearchIndex(opensearch_client(settings), settings.opensearch_index),
+        index=OpenSearchIndex(opensearch_client(settings), settings.opensearch_index,
+                              half_life_days=settings.recency_half_life_days),
         mailer=SesMailer(settings.mail_from, settings.aws_region), tokens=tokens,
         index_in_process=settings.index_on_write,
         mail_ledger=DynamoDBMailLedger(aws_client("dynamodb", settings.aws_region),
@@ -183,15 +185,11 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
             raise ValueError(f"unknown backend {settings.backend!r} (embedded or aws)")
     embedder = embedder or (query_embedder(settings) if settings.backend == "aws"
                             else default_embedder(settings))
-    indexer = None
-    if adapters.index_in_process:
-        from indexer.service import Indexer
-        indexer = Indexer(adapters.profile_store, adapters.question_store, adapters.index,
-                          embedder)
+    indexer = Indexer(adapters.profile_store, adapters.question_store, adapters.index, embedder)
     notifier = Notifier(adapters.mailer, adapters.profile_store, settings.base_url,
                         ledger=adapters.mail_ledger, mail_host=settings.mail_host, clock=clock)
 
-    index_now = indexer is not None and settings.index_on_write
+    index_now = adapters.index_in_process and settings.index_on_write
 
     def profile_changed(profile: Profile) -> None:
         if index_now:

@@ -1,1 +1,2 @@
-"""The indexer: evidence documents from profiles and answers -> embeddings -> SearchIndex."""
+"""Entry points of the indexer (chalicelib.services.indexing): `python -m indexer reindex`
+and the DynamoDB stream Lambda (lambda_handler)."""

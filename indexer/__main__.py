@@ -18,10 +18,6 @@ def main(argv=None) -> int:
     from chalicelib.config import Settings
 
     relais = bootstrap(Settings.from_env(index_on_write=False))
-    if relais.indexer is None:
-        print("this profile indexes from the DynamoDB stream; run the indexer Lambda's reindex",
-              file=sys.stderr)
-        return 2
     started = time.time()
     total = relais.indexer.count_documents()
     with tqdm(total=total, unit="doc", desc="reindex") as bar:

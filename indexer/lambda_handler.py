@@ -95,12 +95,8 @@ def stream_indexer() -> StreamIndexer:
         from chalicelib.bootstrap import bootstrap
         from chalicelib.config import Settings
 
-        from .service import Indexer
-
         relais = bootstrap(Settings.from_env(backend="aws", index_on_write=False))
-        indexer = Indexer(relais.profile_store, relais.question_store, relais.index,
-                          relais.embedder)
-        _stream_indexer = StreamIndexer(indexer, relais.profile_store, relais.question_store,
+        _stream_indexer = StreamIndexer(relais.indexer, relais.profile_store, relais.question_store,
                                         relais.index)
     return _stream_indexer
 

@@ -20,12 +20,18 @@ in-process, with four adjustments made here and nowhere else:
 2. The Lambda runtime. Chalice takes it from the Python running Chalice (3.11 here). The
    python3.11 runtime is Amazon Linux 2 (glibc 2.26): no numpy>=2.3 and no onnxruntime>=1.17
    wheel exists for it, and Chalice then leaves those packages out with a mere warning.
-   We target python3.12 (Amazon Linux 2023, glibc 2.34), whose cp312 wheels Chalice downloads.
+   We target python3.12 (Amazon Linux 2023, glibc 2.34) and have pip fetch cp312 wheels
+   (Chalice passes `--abi` to `pip download` but not `--python-version`).
 3. The authorizer. The routes in app.py carry no Chalice authorizer (the same code serves the
    embedded profile), so the Cognito authorizer goes on every route whose RouteSpec says
    auth=True; HR and SCIM routes require the `relais/hr-sync` scope (access tokens of the HR
    sync client). A route unknown to the RouteTable gets the authorizer too (deny by default).
 4. Alarms: one error-rate alarm per Lambda function, so a new `@app.schedule` gets one.
+
+And the zip is trimmed of what the API never loads (PRUNE below: the AWS SDK the runtime
+provides, gRPC/protobuf that opensearch-py requires but never imports, the Hugging Face hub
+client tokenizers requires only for `from_pretrained`, test folders): 60+ MB of a 250 MB limit.
+A test scans the kept code for imports of what was left out.
 
 Dependencies built for one requirements.txt are cached in .cache/infra/ (Chalice's own cache is
 keyed on the app's code as well, so each edit would rebuild them: minutes, with network).
@@ -101,15 +107,35 @@ def adjusted_chalice(runtime: str, notifications: list):
             except OSError:  # another run cached it meanwhile
                 shutil.rmtree(staging, ignore_errors=True)
 
+    original_download = packager.PipRunner.download_manylinux_wheels
+
+    def download_for_runtime(self, abi, packages, directory, platforms=None):
+        # Chalice passes --abi but not --python-version, so pip matches wheels against the
+        # Python running Chalice (cp311) and finds no cp312 wheel; it then builds sdists.
+        execute = self._execute
+
+        def with_version(command, args, *rest, **kw):
+            if command == "download" and "--abi" in args:
+                args = ["--python-version", abi[2] + "." + abi[3:], *args]
+            return execute(command, args, *rest, **kw)
+
+        self._execute = with_version
+        try:
+            return original_download(self, abi, packages, directory, platforms)
+        finally:
+            del self._execute
+
     saved = (Config.lambda_python_version, SAMTemplateGenerator._generate_s3bucketnotification)
     Config.lambda_python_version = property(lambda self: runtime)
     SAMTemplateGenerator._generate_s3bucketnotification = record_s3_subscription
     packager.BaseLambdaDeploymentPackager._build_python_dependencies = cached_build
+    packager.PipRunner.download_manylinux_wheels = download_for_runtime
     try:
         yield
     finally:
         Config.lambda_python_version, SAMTemplateGenerator._generate_s3bucketnotification = saved
         packager.BaseLambdaDeploymentPackager._build_python_dependencies = original_build
+        packager.PipRunner.download_manylinux_wheels = original_download
 
 
 def chalice_package(out: Path, stage: str, runtime: str) -> tuple[dict, list]:
@@ -140,6 +166,68 @@ def prune_chalice_deployments(runtime: str) -> None:
     zips = sorted(folder.glob(f"*-{runtime}*.zip"), key=lambda p: p.stat().st_mtime)
     for old in zips[:-1]:
         old.unlink(missing_ok=True)
+
+
+# Trimming the zip -------------------------------------------------------------------------------
+RUNTIME_PROVIDED = "the Lambda Python runtime provides the AWS SDK"
+NEVER_IMPORTED_GRPC = "required by opensearch-py>=3 (opensearch-protobufs), never imported by it"
+NEVER_IMPORTED_HUB = ("required by tokenizers for Tokenizer.from_pretrained only; the ONNX "
+                      "embedder uses Tokenizer.from_file")
+PRUNE = {  # distribution -> why deployment.zip goes without it
+    "boto3": RUNTIME_PROVIDED,
+    "botocore": RUNTIME_PROVIDED,
+    "s3transfer": RUNTIME_PROVIDED,
+    "grpcio": NEVER_IMPORTED_GRPC,
+    "protobuf": NEVER_IMPORTED_GRPC,
+    "opensearch-protobufs": NEVER_IMPORTED_GRPC,
+    "huggingface-hub": NEVER_IMPORTED_HUB,
+    "hf-xet": NEVER_IMPORTED_HUB,
+}
+# Modules of the pruned distributions that nothing kept may import (the SDK aside).
+PRUNED_MODULES = ("grpc", "google.protobuf", "opensearch.protobufs", "huggingface_hub", "hf_xet")
+APP_PATHS = ("app.py", "chalicelib/")
+
+
+def _record_files(archive: zipfile.ZipFile, dist_info: str) -> set[str]:
+    try:
+        record = archive.read(f"{dist_info}/RECORD").decode()
+    except KeyError:
+        return {n for n in archive.namelist() if n.startswith(dist_info + "/")}
+    files = {line.split(",", 1)[0] for line in record.splitlines() if line.strip()}
+    return files | {f"{dist_info}/RECORD"}
+
+
+def prune_package(zip_path: Path) -> dict:
+    """Rewrite deployment.zip without the PRUNE distributions and third-party test folders;
+    return the bytes (unzipped) left out, per distribution."""
+    removed: dict[str, int] = {}
+    with zipfile.ZipFile(zip_path) as archive:
+        infos = archive.infolist()
+        drop: dict[str, str] = {}
+        for info in infos:
+            top = info.filename.split("/", 1)[0]
+            if top.endswith(".dist-info") and info.filename == f"{top}/RECORD":
+                dist = _dist_name(top)
+                if dist in PRUNE:
+                    for name in _record_files(archive, top):
+                        drop[name] = dist
+        for info in infos:
+            parts = info.filename.split("/")
+            if (info.filename not in drop and not info.filename.startswith(APP_PATHS)
+                    and "tests" in parts[1:-1]):
+                drop[info.filename] = "test folders"
+        if not drop:
+            return removed
+        trimmed = zip_path.with_suffix(".trimmed.zip")
+        with zipfile.ZipFile(trimmed, "w", zipfile.ZIP_DEFLATED) as out:
+            for info in infos:
+                if info.filename in drop:
+                    removed[drop[info.filename]] = (removed.get(drop[info.filename], 0)
+                                                    + info.file_size)
+                    continue
+                out.writestr(info, archive.read(info), compress_type=zipfile.ZIP_DEFLATED)
+    trimmed.replace(zip_path)
+    return removed
 
 
 # Requirements and package size -----------------------------------------------------------------
@@ -176,7 +264,7 @@ def missing_requirements(required: list[str], installed: set[str]) -> list[str]:
     return [name for name in required if _canonical(name) not in installed]
 
 
-def package_report(zip_path: Path, requirements: Path) -> dict:
+def package_report(zip_path: Path, requirements: Path, pruned: dict | None = None) -> dict:
     """Sizes of the deployment zip, unzipped (what Lambda's 250 MB limit counts)."""
     with zipfile.ZipFile(zip_path) as archive:
         infos = archive.infolist()
@@ -190,8 +278,9 @@ def package_report(zip_path: Path, requirements: Path) -> dict:
         "unzipped_without_model_bytes": unzipped - model,
         "limit_bytes": LAMBDA_UNZIPPED_LIMIT,
         "model_included": model > 0,
+        "pruned_bytes": dict(sorted((pruned or {}).items())),
         "missing_requirements": missing_requirements(requirement_names(requirements),
-                                                     installed_in_zip(names)),
+                                                     installed_in_zip(names) | set(PRUNE)),
     }
 
 
@@ -340,6 +429,33 @@ def add_error_alarms(template: dict) -> list[str]:
     return functions
 
 
+def fix_log_group_names(template: dict) -> None:
+    """Chalice 1.34 names the API handler's log group /aws/lambda/${ApiHandler}, but the function
+    is APIHandler: point each log group at the function it means. Logs go with the stack."""
+    resources = template["Resources"]
+    by_lower = {name.lower(): name for name in resources}
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::Logs::LogGroup":
+            continue
+        resource.setdefault("DeletionPolicy", "Delete")  # say so (cfn-lint I3011)
+        resource.setdefault("UpdateReplacePolicy", "Delete")
+        name = resource.get("Properties", {}).get("LogGroupName")
+        if not isinstance(name, dict) or not isinstance(name.get("Fn::Sub"), str):
+            continue
+        text = name["Fn::Sub"]
+        if text.startswith("/aws/lambda/${") and text.endswith("}"):
+            target = text[len("/aws/lambda/${"):-1]
+            if target not in resources and target.lower() in by_lower:
+                name["Fn::Sub"] = "/aws/lambda/${%s}" % by_lower[target.lower()]
+
+
+class _Dumper(yaml.SafeDumper):
+    """Plain YAML: no anchors or aliases (Chalice shares one trust policy between roles)."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
 PLACEHOLDER_SID = "ReplacedByInfraResourcesYaml"  # .chalice/policy-placeholder.json
 
 
@@ -362,7 +478,7 @@ def set_stage_default(template: dict, stage: str) -> None:
 
 # The whole synthesis ------------------------------------------------------------------------------
 def synthesize(out: Path, stage: str = DEFAULT_STAGE, runtime: str = DEFAULT_RUNTIME,
-               region: str | None = None) -> dict:
+               region: str | None = None, prune: bool = True) -> dict:
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     if region:
@@ -371,6 +487,7 @@ def synthesize(out: Path, stage: str = DEFAULT_STAGE, runtime: str = DEFAULT_RUN
     raw = out / "chalice"
     template, notifications = chalice_package(raw, stage, runtime)
     template = copy.deepcopy(template)
+    fix_log_group_names(template)
     routes = add_authorizer(template, route_specs())
     mail = check_mail_wiring(template, notifications)
     functions = add_error_alarms(template)
@@ -378,9 +495,10 @@ def synthesize(out: Path, stage: str = DEFAULT_STAGE, runtime: str = DEFAULT_RUN
     set_stage_default(template, stage)
     (out / "template.yaml").write_text(
         "# Synthesized by `python -m infra.synth`: do not edit; edit infra/resources.yaml.\n"
-        + yaml.safe_dump(template, sort_keys=False, allow_unicode=True, width=100))
+        + yaml.dump(template, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100))
     shutil.move(str(raw / "deployment.zip"), out / "deployment.zip")
     shutil.rmtree(raw)
+    pruned = prune_package(out / "deployment.zip") if prune else {}
     report = {
         "stage": stage,
         "runtime": runtime,
@@ -390,7 +508,7 @@ def synthesize(out: Path, stage: str = DEFAULT_STAGE, runtime: str = DEFAULT_RUN
         "routes": routes,
         "mail_subscriptions": mail,
         "roles_without_policy": placeholder_roles,
-        "package": package_report(out / "deployment.zip", ROOT / "requirements.txt"),
+        "package": package_report(out / "deployment.zip", ROOT / "requirements.txt", pruned),
     }
     (out / "synth.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
@@ -423,11 +541,14 @@ def main(argv=None) -> int:
     parser.add_argument("--stage", default=DEFAULT_STAGE, help="Chalice stage (default prod)")
     parser.add_argument("--runtime", default=DEFAULT_RUNTIME, help="Lambda Python runtime")
     parser.add_argument("--region", help="AWS region (default: AWS_DEFAULT_REGION or eu-west-1)")
+    parser.add_argument("--no-prune", action="store_true",
+                        help="keep the whole deployment.zip (see PRUNE in infra/synth.py)")
     parser.add_argument("--allow-incomplete", action="store_true",
                         help="exit 0 even when a requirement is missing or the zip is too big")
     args = parser.parse_args(argv)
     try:
-        report = synthesize(args.out, args.stage, args.runtime, args.region)
+        report = synthesize(args.out, args.stage, args.runtime, args.region,
+                            prune=not args.no_prune)
     except SynthError as error:
         print(f"synth: {error}", file=sys.stderr)
         return 2
@@ -437,7 +558,8 @@ def main(argv=None) -> int:
     print(f"synth: deployment.zip {package['zipped_bytes'] / mb:.1f} MB zipped, "
           f"{package['unzipped_bytes'] / mb:.1f} MB unzipped "
           f"({package['model_bytes'] / mb:.1f} MB of it the ONNX model; limit "
-          f"{package['limit_bytes'] / mb:.1f} MB)")
+          f"{package['limit_bytes'] / mb:.1f} MB; "
+          f"{sum(package['pruned_bytes'].values()) / mb:.1f} MB pruned)")
     found = problems(report)
     for problem in found:
         print(f"synth: {problem}", file=sys.stderr)

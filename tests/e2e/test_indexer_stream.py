@@ -14,7 +14,7 @@ from chalicelib.bootstrap import Adapters, aws_stores, bootstrap
 from chalicelib.config import Settings
 from chalicelib.schemas import AnswerIn, ProfilePatch, QuestionIn
 from indexer.lambda_handler import StreamIndexer
-from indexer.service import Indexer
+from chalicelib.services.indexing import Indexer
 from tests.fakes import FakeEmbedder
 
 pytestmark = pytest.mark.opensearch

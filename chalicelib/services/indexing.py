@@ -5,9 +5,9 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from chalicelib import evidence
-from chalicelib.domain import Answer, Profile, Question
-from chalicelib.ports import Embedder, EvidenceDoc, ProfileStore, QuestionStore, SearchIndex
+from .. import evidence
+from ..domain import Answer, Profile, Question
+from ..ports import Embedder, EvidenceDoc, ProfileStore, QuestionStore, SearchIndex
 
 BATCH_DOCS = 512
 
