@@ -5,6 +5,8 @@ import math
 from collections import Counter
 from typing import Iterable, Sequence
 
+from chalicelib.services.figures import gini  # the product reports the same spread
+
 
 def rank_of(ranking: Sequence[str], wanted: str) -> int | None:
     """1-based position of `wanted` in `ranking`, or None."""
@@ -26,17 +28,6 @@ def summarize(ranks: Sequence[int | None]) -> dict:
         "NDCG@10": round(sum(1 / math.log2(r + 1) for r in found if r <= 10) / n, 4),
         "questions": len(ranks),
     }
-
-
-def gini(counts: Iterable[int]) -> float:
-    """Gini coefficient of non-negative counts: 0 = perfectly even, 1 = one person gets all."""
-    values = sorted(counts)
-    n = len(values)
-    total = sum(values)
-    if n == 0 or total == 0:
-        return 0.0
-    weighted = sum((i + 1) * v for i, v in enumerate(values))
-    return round((2 * weighted) / (n * total) - (n + 1) / n, 4)
 
 
 def top3_gini(rankings: Iterable[Sequence[str]], population: Iterable[str]) -> float:

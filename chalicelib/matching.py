@@ -162,7 +162,8 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
             evidence.setdefault(person, {})["tags"] = Evidence(
                 kind="tags", doc_id="", weight=0.0, matched=sorted(share, key=lambda t: -share[t]),
                 signals={"tags": signals["tags"][person]},
-                text=", ".join(f"{t}: {per_tag[t]:.1f}" for t in sorted(share, key=lambda t: -share[t])))
+                text="answers on " + ", ".join(
+                    f"{t} ({per_tag[t]:.1f})" for t in sorted(share, key=lambda t: -share[t])))
     for person, amount in activity.items():
         signals["activity"][person] = math.log1p(amount)
     scale = {name: getattr(weights, name) / max(values.values())
@@ -175,7 +176,8 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
         for item in items:
             item.weight = sum(v * scale.get(name, 0.0) for name, v in item.signals.items())
         if person in signals["activity"] and scale.get("activity"):
-            items.append(Evidence(kind="activity", doc_id="", text=f"{activity[person]:.1f}",
+            items.append(Evidence(kind="activity", doc_id="",
+                                  text=f"{activity[person]:.1f} answers, recent ones counting most",
                                   weight=signals["activity"][person] * scale["activity"]))
         items.sort(key=lambda e: (-e.weight, e.doc_id))
         suggestions.append(Suggestion(person, score, items))

@@ -37,8 +37,7 @@ EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)
 
 
 def gini(counts: Iterable[int]) -> float:
-    """Gini coefficient of non-negative counts: 0 = perfectly even, 1 = one person gets all.
-    (The same as bench/metrics.py's, which Chalice does not package.)"""
+    """Gini coefficient of non-negative counts: 0 = perfectly even, 1 = one person gets all."""
     values = sorted(counts)
     n = len(values)
     total = sum(values)

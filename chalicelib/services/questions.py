@@ -146,23 +146,18 @@ class QuestionService:
         return self._update_question(question_id, lambda q: q.replace(status="closed"))
 
     def _update_question(self, question_id: str, change) -> Question:
-        for attempt in range(MAX_RETRIES):
-            current = self.get(question_id)
-            try:
-                return self.questions.update_question(
-                    change(current).replace(updated_at=iso(self.clock.now())))
-            except Conflict:
-                pause_before_retry(attempt)
-                continue
-        raise Conflict("the question is being changed by others; retry")
+        return self._retry(lambda: self.get(question_id), self.questions.update_question, change,
+                           "the question is being changed by others; retry")
 
     def _update_answer(self, answer_id: str, change) -> Answer:
+        return self._retry(lambda: self.get_answer(answer_id), self.questions.update_answer,
+                           change, "the answer is being changed by others; retry")
+
+    def _retry(self, read, write, change, gave_up: str):
+        """Read, change, compare-and-set; on a lost race read again (no write is lost)."""
         for attempt in range(MAX_RETRIES):
-            current = self.get_answer(answer_id)
             try:
-                return self.questions.update_answer(
-                    change(current).replace(updated_at=iso(self.clock.now())))
+                return write(change(read()).replace(updated_at=iso(self.clock.now())))
             except Conflict:
                 pause_before_retry(attempt)
-                continue
-        raise Conflict("the answer is being changed by others; retry")
+        raise Conflict(gave_up)
