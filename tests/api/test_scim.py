@@ -12,6 +12,9 @@ from urllib.parse import quote
 
 import pytest
 
+from chalicelib.auth import Caller
+from chalicelib.schemas import ProfilePatch
+
 from chalicelib.views import FORMER_COLLEAGUE
 from tests.conftest import seed_people
 
@@ -530,8 +533,15 @@ def test_plain_application_json_is_accepted_too(idp):
 
 
 # Wiring ----------------------------------------------------------------------------------
-def test_scim_writes_call_the_same_change_hook_as_the_directory(idp, api):
-    assert api.relais.scim.on_change is api.relais.profiles.on_change
+def test_a_scim_deactivation_takes_the_person_out_of_the_index(idp, api):
+    user = idp.create(fixture("okta_create_user"))
+    api.relais.profiles.edit(Caller(user["id"]), user["id"], ProfilePatch(skills=["Kafka"]))
+    assert api.relais.index.person_doc_ids(user["id"]) == {f"skills:{user['id']}"}
+    idp.call("PATCH", f"/Users/{user['id']}", fixture("okta_patch_deactivate"))
+    assert api.relais.index.person_doc_ids(user["id"]) == set()
+
+
+def test_scim_writes_call_the_change_hook(idp, api):
     seen = []
     api.relais.scim.on_change = lambda profile: seen.append((profile.id, profile.active,
                                                              profile.deleted))
