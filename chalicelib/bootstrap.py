@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .adapters.embedders import CachingEmbedder
 from .auth import TokenIssuer, token_secret
 from .clock import SystemClock
 from .config import Settings
@@ -72,7 +73,7 @@ class Adapters:
 
 def default_embedder(settings: Settings) -> Embedder:
     """sentence-transformers where torch is installed, loaded on first use, with a cache."""
-    from .adapters.embedders import CachingEmbedder, SentenceTransformerEmbedder
+    from .adapters.embedders import SentenceTransformerEmbedder
 
     return CachingEmbedder(SentenceTransformerEmbedder(settings.embedding_model))
 
@@ -162,7 +163,7 @@ def aws_adapters(settings: Settings) -> Adapters:
 def query_embedder(settings: Settings) -> Embedder:
     """The API's embedder: ONNX when an exported model is packaged (no torch on Lambda),
     else sentence-transformers."""
-    from .adapters.embedders import CachingEmbedder, OnnxEmbedder
+    from .adapters.embedders import OnnxEmbedder
 
     onnx_dir = Path(settings.onnx_model_dir or Path(__file__).parent / "model")
     if (onnx_dir / "model.onnx").exists():
@@ -185,6 +186,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
             raise ValueError(f"unknown backend {settings.backend!r} (embedded or aws)")
     embedder = embedder or (query_embedder(settings) if settings.backend == "aws"
                             else default_embedder(settings))
+    if not isinstance(embedder, CachingEmbedder):
+        embedder = CachingEmbedder(embedder)  # identical texts (skills) are embedded once
     indexer = Indexer(adapters.profile_store, adapters.question_store, adapters.index, embedder)
     notifier = Notifier(adapters.mailer, adapters.profile_store, settings.base_url,
                         ledger=adapters.mail_ledger, mail_host=settings.mail_host, clock=clock)

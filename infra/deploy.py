@@ -84,7 +84,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--keep-active-rule-set", action="store_true",
                         help="do not make the Relais receipt rule set the active one")
     parser.add_argument("--out", type=Path, default=None,
-                        help="build folder (default build/infra/<stage>)")
+                        help="build folder (default dist/infra/<stage>)")
     parser.add_argument("--dry-run", action="store_true",
                         help="synthesize into --out and print the plan; touch nothing")
     args = parser.parse_args(argv)
@@ -103,7 +103,7 @@ def parse_args(argv=None) -> argparse.Namespace:
             parser.error(f"--param {item!r}: KEY=VALUE with KEY one of "
                          + ", ".join(sorted(ALLOWED_PARAMETERS)))
     args.stack_name = args.stack_name or f"relais-{args.stage}"
-    args.out = (args.out or ROOT / "build" / "infra" / args.stage).resolve()
+    args.out = (args.out or ROOT / "dist" / "infra" / args.stage).resolve()
     return args
 
 

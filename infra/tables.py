@@ -1,8 +1,9 @@
-"""The DynamoDB tables as chalicelib/adapters/dynamodb_store.py designs them, in CloudFormation.
+"""The DynamoDB tables as the adapters design them (chalicelib/adapters/dynamodb_store.py for
+profiles and Q&A, chalicelib/adapters/mail.py for the mail ledger), in CloudFormation.
 
 infra/resources.yaml spells the tables out (so the template reads on its own); a test holds it to
-the store's design. After changing the design (a GSI, a key), print the new resources and paste
-them over ProfilesTable and QaTable in infra/resources.yaml:
+the adapters' design. After changing the design (a GSI, a key), print the new resources and
+paste them over ProfilesTable, QaTable and MailTable in infra/resources.yaml:
 
     python -m infra.tables
 """
@@ -12,18 +13,23 @@ import sys
 
 import yaml
 
-LOGICAL_IDS = {"profiles": "ProfilesTable", "qa": "QaTable"}
+LOGICAL_IDS = {"profiles": "ProfilesTable", "qa": "QaTable", "mail": "MailTable"}
+STREAMED = frozenset({"profiles", "qa"})  # what the indexer reads; the mail ledger is not indexed
 
 
 def design() -> dict[str, tuple]:
-    """Family -> GSIs, read from the store module (the one source of the table design)."""
+    """Family -> GSIs, read from the adapters (the one source of the table design)."""
     from chalicelib.adapters.dynamodb_store import PROFILE_INDEXES, QA_INDEXES
-    return {"profiles": tuple(PROFILE_INDEXES), "qa": tuple(QA_INDEXES)}
+    from chalicelib.adapters.mail import MAIL_INDEXES
+    return {"profiles": tuple(PROFILE_INDEXES), "qa": tuple(QA_INDEXES),
+            "mail": tuple(MAIL_INDEXES)}
 
 
 def table_properties(family: str, indexes) -> dict:
     """The properties CloudFormation needs for one table family (names from the Stage)."""
     key_names = {"pk", "sk"} | {k["AttributeName"] for i in indexes for k in i["KeySchema"]}
+    stream = ({"StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"}}
+              if family in STREAMED else {})
     return {
         "TableName": {"Fn::Sub": "relais-${Stage}-%s" % family},
         "BillingMode": "PAY_PER_REQUEST",
@@ -32,7 +38,7 @@ def table_properties(family: str, indexes) -> dict:
         "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"}
                                  for a in sorted(key_names)],
         "GlobalSecondaryIndexes": [dict(i) for i in indexes],
-        "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+        **stream,
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
         "DeletionProtectionEnabled": {"Ref": "ProtectData"},
         "Tags": [{"Key": "relais:stage", "Value": {"Ref": "Stage"}}],

@@ -18,6 +18,7 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.adapters.dynamodb_store import PROFILE_INDEXES, QA_INDEXES, table_names
+from chalicelib.adapters.mail import MAIL_INDEXES, mail_table_name
 from chalicelib.config import Settings
 from tests.infra.cfn import (ACCOUNT, CODE, REGION, moto_supported_types,
                              without_unsupported)
@@ -91,11 +92,13 @@ def test_only_the_known_types_were_left_out(stack):
 
 def test_tables_exist_with_streams_and_the_store_indexes(stack):
     dynamodb = stack.client("dynamodb")
-    names = table_names(f"relais-{STAGE}")
-    for family, indexes in (("profiles", PROFILE_INDEXES), ("qa", QA_INDEXES)):
+    names = dict(table_names(f"relais-{STAGE}"), mail=mail_table_name(f"relais-{STAGE}"))
+    for family, indexes in (("profiles", PROFILE_INDEXES), ("qa", QA_INDEXES),
+                            ("mail", MAIL_INDEXES)):
         table = dynamodb.describe_table(TableName=names[family])["Table"]
-        assert table["StreamSpecification"] == {"StreamEnabled": True,
-                                                "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        if family != "mail":
+            assert table["StreamSpecification"] == {"StreamEnabled": True,
+                                                    "StreamViewType": "NEW_AND_OLD_IMAGES"}
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
         assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == \
             {i["IndexName"] for i in indexes}
@@ -143,6 +146,7 @@ def test_api_functions_read_the_settings_of_this_stack(stack):
         settings = Settings.from_env(env)
         assert settings.backend == "aws"
         assert set(table_names(settings.table_prefix).values()) <= tables
+        assert mail_table_name(settings.table_prefix) in tables
         assert settings.mail_bucket == MAIL_BUCKET
         assert settings.mail_domain == "ask.example.com"
         assert settings.mail_from == "relais@ask.example.com"
@@ -194,7 +198,8 @@ def test_roles_grant_listed_actions_on_this_stacks_resources(stack):
     roles = [stack.physical[n] for n in ("ApiHandlerRole", "EscalateOnScheduleRole",
                                          "SendDigestsOnScheduleRole", "ReceiveMailRole",
                                          "IndexerRole")]
-    table_arn = re.compile(rf"^arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/relais-{STAGE}-(profiles|qa)")
+    table_arn = re.compile(
+        rf"^arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/relais-{STAGE}-(profiles|qa|mail)")
     for role in roles:
         documents = _role_documents(iam, role)
         assert documents, role

@@ -71,10 +71,11 @@ def test_tables_follow_the_store_design(sam_template):
 
 def test_tables_stream_new_and_old_images_and_bill_on_demand(resources):
     found = of_type(resources, "AWS::DynamoDB::Table")
-    assert set(found) == {"ProfilesTable", "QaTable"}
-    for table in found.values():
+    assert set(found) == {"ProfilesTable", "QaTable", "MailTable"}
+    for name, table in found.items():
         props = table["Properties"]
-        assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+        if name != "MailTable":  # the mail ledger is not indexed
+            assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
         assert table["DeletionPolicy"] == "Retain"
@@ -101,6 +102,12 @@ def test_stream_mappings_report_failures_bisect_retry_and_dead_letter(resources,
     assert props["DestinationConfig"] == {
         "OnFailure": {"Destination": getatt("IndexerDeadLetterQueue", "Arn")}}
     assert props["StartingPosition"] == "TRIM_HORIZON"
+    patterns = [json.loads(f["Pattern"]) for f in props["FilterCriteria"]["Filters"]]
+    images = {image: set(p["dynamodb"][image]["kind"]["S"])
+              for p in patterns for image in p["dynamodb"]}
+    # removals carry only the old image: both are needed
+    assert images == {"NewImage": {"profile", "question", "answer"},
+                      "OldImage": {"profile", "question", "answer"}}
 
 
 # Search ---------------------------------------------------------------------------------------------
@@ -259,7 +266,7 @@ def test_gateway_errors_keep_the_error_shape_and_cors(sam_template):
 ALLOWED_WILDCARDS = [
     r"^arn:\$\{AWS::Partition\}:logs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:log-group:"
     r"/aws/lambda/\$\{AWS::StackName\}-\*:\*$",  # generated function names
-    r"^\$\{(ProfilesTable|QaTable)\.Arn\}/index/\*$",  # the tables' GSIs
+    r"^\$\{(ProfilesTable|QaTable|MailTable)\.Arn\}/index/\*$",  # the tables' GSIs
     r"^\$\{(ProfilesTable|QaTable)\.Arn\}/stream/\*$",  # ListStreams
     r"^\$\{SearchDomain\.Arn\}/\*$",  # paths (indexes) of the one domain
     r"^arn:\$\{AWS::Partition\}:s3:::relais-\$\{Stage\}-mail-\$\{AWS::AccountId\}-"
