@@ -62,7 +62,8 @@ def main(argv=None) -> int:
         embedded = relais.index
         remote = OpenSearchIndex(opensearch_client(Settings.from_env()),
                                  f"relais-parity-{uuid.uuid4().hex[:8]}",
-                                 half_life_days=settings.recency_half_life_days)
+                                 half_life_days=settings.recency_half_life_days,
+        activity_half_life_days=settings.activity_half_life_days)
         documents = copy_index(embedded, remote)
         local_rankings = relais_rankings(relais, routed, asked_at)
         relais.routing.index = remote

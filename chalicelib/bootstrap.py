@@ -87,7 +87,8 @@ def embedded_adapters(settings: Settings) -> Adapters:
     db = SQLiteDatabase(settings.database)
     return Adapters(
         profile_store=SQLiteProfileStore(db), question_store=SQLiteQuestionStore(db),
-        index=EmbeddedIndex(db, half_life_days=settings.recency_half_life_days),
+        index=EmbeddedIndex(db, half_life_days=settings.recency_half_life_days,
+        activity_half_life_days=settings.activity_half_life_days),
         mailer=OutboxMailer(db, settings.mail_from, settings.smtp_url),
         tokens=TokenIssuer(token_secret(settings), settings.token_ttl_hours),
         index_in_process=True, mail_ledger=SQLiteMailLedger(db),
@@ -152,7 +153,8 @@ def aws_adapters(settings: Settings) -> Adapters:
     return Adapters(
         profile_store=profile_store, question_store=question_store,
         index=OpenSearchIndex(opensearch_client(settings), settings.opensearch_index,
-                              half_life_days=settings.recency_half_life_days),
+                              half_life_days=settings.recency_half_life_days,
+        activity_half_life_days=settings.activity_half_life_days),
         mailer=SesMailer(settings.mail_from, settings.aws_region), tokens=tokens,
         index_in_process=settings.index_on_write,
         mail_ledger=DynamoDBMailLedger(aws_client("dynamodb", settings.aws_region),

@@ -55,7 +55,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 MERGE_TEMPLATE = ROOT / "infra" / "resources.yaml"
-CACHE = ROOT / ".cache" / "infra"
+CACHE = Path(os.environ.get("RELAIS_INFRA_CACHE") or ROOT / ".cache" / "infra")
 DEFAULT_RUNTIME = "python3.12"
 DEFAULT_STAGE = "prod"
 LAMBDA_UNZIPPED_LIMIT = 262_144_000  # 250 MB: code + layers of a zip-packaged function
@@ -106,6 +106,10 @@ def adjusted_chalice(runtime: str, notifications: list):
                 staging.rename(entry)
             except OSError:  # another run cached it meanwhile
                 shutil.rmtree(staging, ignore_errors=True)
+            # ~240 MB each: keep this one and the one before it
+            entries = sorted(CACHE.glob("site-packages-*"), key=lambda p: p.stat().st_mtime)
+            for old in entries[:-2]:
+                shutil.rmtree(old, ignore_errors=True)
 
     original_download = packager.PipRunner.download_manylinux_wheels
 

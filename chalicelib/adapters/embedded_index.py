@@ -100,10 +100,11 @@ class EmbeddedIndex:
     """SearchIndex on SQLite FTS5 + an in-memory exact kNN matrix."""
 
     def __init__(self, db: SQLiteDatabase, dimensions: int = 384,
-                 half_life_days: float = 180.0):
+                 half_life_days: float = 180.0, activity_half_life_days: float = 30.0):
         self.db = db
         self.dimensions = dimensions
-        self.half_life_days = half_life_days
+        self.half_life_days = half_life_days  # for expertise on tags
+        self.activity_half_life_days = activity_half_life_days  # for recent activity
         db.executescript(SCHEMA)
         self._lock = threading.RLock()
         self._generation = -1  # the matrix reflects this generation of the table
@@ -156,10 +157,12 @@ class EmbeddedIndex:
                            " WHERE rid = ?", (rid,)).fetchone()
         if row is None or row["kind"] != "answer":
             return
-        weight = sign * 2.0 ** (days_since_epoch(row["created_at"]) / self.half_life_days)
+        days = days_since_epoch(row["created_at"])
+        weight = sign * 2.0 ** (days / self.half_life_days)
         person = row["person_id"]
         conn.execute("INSERT INTO person_activity VALUES (?, ?) ON CONFLICT(person_id)"
-                     " DO UPDATE SET weight = max(0, weight + excluded.weight)", (person, weight))
+                     " DO UPDATE SET weight = max(0, weight + excluded.weight)",
+                     (person, sign * 2.0 ** (days / self.activity_half_life_days)))
         conn.executemany("INSERT INTO person_tags VALUES (?, ?, ?) ON CONFLICT(person_id, tag)"
                          " DO UPDATE SET weight = max(0, weight + excluded.weight)",
                          [(person, tag, weight) for tag in set(json.loads(row["tags"]))])
@@ -292,8 +295,9 @@ class EmbeddedIndex:
         return (self.bm25(text, k, excluded, tags),
                 self.knn(vector, k if k_knn is None else k_knn, excluded))
 
-    def _scale(self, now: datetime) -> float:
-        return 2.0 ** (-days_since_epoch(now) / self.half_life_days)
+    @staticmethod
+    def _scale(now: datetime, half_life_days: float) -> float:
+        return 2.0 ** (-days_since_epoch(now) / half_life_days)
 
     def tag_expertise(self, tags: Sequence[str], now: datetime, limit: int,
                       exclude_people: Iterable[str] = ()) -> TagExpertise:
@@ -316,7 +320,7 @@ class EmbeddedIndex:
             " GROUP BY p.person_id ORDER BY share DESC, p.person_id LIMIT ?",
             [*(v for item in totals.items() for v in item), *totals, *excluded, limit])
         people = [r["person_id"] for r in rows]
-        scale = self._scale(now)
+        scale = self._scale(now, self.half_life_days)
         detail: dict[str, dict[str, float]] = {p: {} for p in people}
         for start in range(0, len(people), 500):
             chunk = people[start:start + 500]
@@ -330,7 +334,7 @@ class EmbeddedIndex:
                  exclude_people: Iterable[str] = ()) -> dict[str, float]:
         ids = list(dict.fromkeys(person_ids))
         excluded = list(dict.fromkeys(exclude_people))
-        scale = self._scale(now)
+        scale = self._scale(now, self.activity_half_life_days)
         found: dict[str, float] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]

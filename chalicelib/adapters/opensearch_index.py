@@ -82,9 +82,10 @@ class OpenSearchIndex:
 
     def __init__(self, client, index: str = "relais-evidence", dimensions: int = 384,
                  refresh: bool = True, retries: int = 4, backoff_seconds: float = 0.5,
-                 half_life_days: float = 180.0):
+                 half_life_days: float = 180.0, activity_half_life_days: float = 30.0):
         self.client = client
         self.half_life_days = half_life_days
+        self.activity_half_life_days = activity_half_life_days
         self.index = index
         self.dimensions = dimensions
         self.refresh = refresh  # wait until writes are searchable (the embedded index's promise)
@@ -264,9 +265,10 @@ class OpenSearchIndex:
             query["bool"]["must_not"] = [{"terms": {"person_id": excluded}}]
         return query
 
-    def _script(self, source: str, now, **params) -> dict:
+    def _script(self, source: str, now, half_life: float | None = None, **params) -> dict:
         return {"script": {"source": source, "params": {
-            "now": days_since_epoch(now), "half_life": self.half_life_days, **params}}}
+            "now": days_since_epoch(now), "half_life": half_life or self.half_life_days,
+            **params}}}
 
     def tag_expertise(self, tags: Sequence[str], now, limit: int,
                       exclude_people: Iterable[str] = ()) -> TagExpertise:
@@ -300,7 +302,7 @@ class OpenSearchIndex:
                  exclude_people: Iterable[str] = ()) -> dict[str, float]:
         self.ensure_index()
         ids = sorted(set(person_ids))
-        weight = {"weight": {"sum": self._script(DECAY, now)}}
+        weight = {"weight": {"sum": self._script(DECAY, now, self.activity_half_life_days)}}
         aggs = {"top": {"terms": {"field": "person_id", "size": max(top, 1),
                                   "order": [{"weight": "desc"}, {"_key": "asc"}]},
                         "aggs": weight}}

@@ -119,10 +119,10 @@ class ExpertiseContract:
         assert answers.tag_expertise(["unknown"], self.NOW, 10).people == {}
 
     def test_activity_counts_recent_answers_more(self, answers):
-        activity = answers.activity(["cy"], self.NOW, top=2)
-        assert activity["ana"] == pytest.approx(1.5, rel=1e-3)
+        activity = answers.activity(["cy"], self.NOW, top=2)  # activity half-life: 30 days
+        assert activity["ana"] == pytest.approx(1 + 0.5 ** 6, rel=1e-3)
         assert activity["ben"] == pytest.approx(2.0, rel=1e-3)
-        assert activity["cy"] == pytest.approx(0.25, rel=1e-3)
+        assert activity["cy"] == pytest.approx(0.5 ** 12, rel=1e-3)
         assert "dan" not in activity
 
     def test_removed_answers_stop_counting(self, answers):

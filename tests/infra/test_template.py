@@ -43,7 +43,7 @@ def sub_text(value) -> str:
 def test_cfn_lint_is_clean(plan, which):
     path = plan.template_path if which == "synthesized" else ROOT / "infra" / "bootstrap.yaml"
     cfn_lint = Path(sys.executable).with_name("cfn-lint")
-    done = subprocess.run([str(cfn_lint), "--", str(path)],
+    done = subprocess.run([str(cfn_lint), "--include-checks", "I", "--", str(path)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
 
@@ -376,3 +376,16 @@ def test_dry_run_writes_the_parameters_and_the_commands(plan, sam_template):
              "relais-test ", "ses set-active-receipt-rule-set --rule-set-name relais-test"]
     positions = [plan.commands.find(step) for step in order]
     assert -1 not in positions and positions == sorted(positions), plan.commands
+
+
+def test_indexer_image_runs_the_handler_the_template_names(resources):
+    dockerfile = (ROOT / "indexer" / "Dockerfile").read_text()
+    assert re.search(r"^FROM public\.ecr\.aws/lambda/python:3\.12$", dockerfile, re.M)
+    [cmd] = re.findall(r"^CMD (\[.*\])$", dockerfile, re.M)
+    command = json.loads(cmd)
+    assert command == resources["IndexerFunction"]["Properties"]["ImageConfig"]["Command"]
+    module, _, function = command[0].rpartition(".")
+    import importlib
+    assert callable(getattr(importlib.import_module(module), function))
+    env = resources["IndexerFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["RELAIS_EMBEDDING_MODEL"] == "/opt/relais-model" and "/opt/relais-model" in dockerfile
