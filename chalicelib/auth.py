@@ -17,6 +17,7 @@ from .domain import ROLES
 from .errors import Unauthorized
 
 ALGORITHM = "HS256"
+HR_SYNC_SCOPE = "relais/hr-sync"  # the scope of the HR systems' client-credentials tokens
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ def identify(headers: dict, context: dict | None, tokens: TokenIssuer | None) ->
     """
     claims = ((context or {}).get("authorizer") or {}).get("claims")
     if claims and tokens is None:
+        if HR_SYNC_SCOPE in str(claims.get("scope", "")).split():
+            # An HR system's machine token (client credentials): it acts as HR, as itself.
+            return Caller(id=str(claims.get("client_id") or claims["sub"]), role="hr")
         groups = str(claims.get("cognito:groups", ""))
         role = claims.get("custom:relais_role") or (
             "admin" if "relais-admin" in groups else "hr" if "relais-hr" in groups else "employee")

@@ -2,7 +2,7 @@
 
     infra/deploy --stage prod --region eu-west-1 --mail-domain ask.example.com \\
                  --model all-MiniLM-L6-v2 [--public-url URL] [--alarm-email ADDR] ...
-    infra/deploy --dry-run --out build/plan --stage prod --mail-domain ask.example.com
+    infra/deploy --dry-run --out dist/plan --stage prod --mail-domain ask.example.com
 
 What a real run does, in order (docs/deploy.md explains each):
   1. relais-<stage>-bootstrap stack (infra/bootstrap.yaml): ECR repository, artifact bucket
@@ -60,8 +60,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--mail-domain", required=True,
                         help="domain SES receives Relais mail for (a subdomain: ask.example.com)")
     parser.add_argument("--model", default="all-MiniLM-L6-v2",
-                        help="sentence-transformers model of the indexer and the API's ONNX "
-                             "export (default all-MiniLM-L6-v2, bundled and offline)")
+                        help="sentence-transformers model of the indexer image and of the API's "
+                             "ONNX export (default all-MiniLM-L6-v2, bundled, 384 dimensions: "
+                             "the only one supported end to end today)")
     parser.add_argument("--public-url", default="",
                         help="what links in mails point to (default: the API's URL)")
     parser.add_argument("--alarm-email", default="", help="subscribe this address to alarms")
@@ -263,6 +264,10 @@ def deploy(args) -> int:
     plan = Plan(args, dry_run=args.dry_run)
     if not args.dry_run:
         check_tools(args)
+    if args.model not in BUNDLED_MODELS:
+        print(f"deploy: warning: {args.model}: the ONNX export (indexer.export_onnx) takes the "
+              "bundled model or a local folder, the image downloads hub models while building, "
+              "and the search index is made for 384 dimensions (docs/deploy.md)", file=sys.stderr)
     if args.region not in SES_RECEIVING_REGIONS:
         print(f"deploy: warning: SES may not receive mail in {args.region} (docs/deploy.md)",
               file=sys.stderr)

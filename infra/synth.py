@@ -1,7 +1,7 @@
 """Synthesize the aws profile: `chalice package` merged with infra/resources.yaml, plus the few
 things a static merge template cannot say.
 
-    python -m infra.synth --out build/infra [--stage prod] [--region eu-west-1]
+    python -m infra.synth --out dist/infra [--stage prod] [--region eu-west-1]
 
 The output folder holds:
     template.yaml   the SAM template for `aws cloudformation package` and `deploy`

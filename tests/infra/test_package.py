@@ -36,10 +36,6 @@ def model_bytes(plan, tmp_path_factory) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "the fp32 ONNX export of all-MiniLM-L6-v2 is 90.9 MB: 178.0 MB of code and dependencies "
-    "+ 90.9 MB = 268.9 MB, over 262.1 MB. An fp16 export (45.3 MB, cosine 0.99999 to the "
-    "reference, measured) would fit; see docs/deploy.md, 'The API package and the model'."))
 def test_deployment_zip_with_the_onnx_model_fits(plan, model_bytes):
     package = plan.report["package"]
     total = package["unzipped_without_model_bytes"] + model_bytes

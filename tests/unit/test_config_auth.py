@@ -164,3 +164,13 @@ def test_authorizer_claims_are_ignored_where_tokens_are_verified_locally():
 def test_without_authorizer_or_issuer_nobody_gets_in():
     with pytest.raises(Unauthorized):
         identify({"Authorization": "Bearer something"}, {}, None)
+
+
+def test_an_hr_systems_client_credentials_token_acts_as_hr():
+    from chalicelib.auth import identify
+    context = {"authorizer": {"claims": {"sub": "7f3a", "client_id": "7f3a",
+                                         "scope": "relais/hr-sync", "token_use": "access"}}}
+    caller = identify({}, context, None)
+    assert (caller.id, caller.role) == ("7f3a", "hr")
+    employee = identify({}, {"authorizer": {"claims": {"sub": "u1", "scope": "openid"}}}, None)
+    assert employee.role == "employee"
