@@ -155,7 +155,7 @@ from chalicelib.bootstrap import bootstrap
 from chalicelib.config import Settings
 relais = bootstrap(Settings.from_env())
 app.use(relais)
-relais.hr_sync.upsert([{"id": "a", "name": "A"}, {"id": "b", "name": "B"}])
+relais.hr_sync.upsert([{{"id": "a", "name": "A"}}, {{"id": "b", "name": "B"}}])
 token = relais.tokens.issue("a")
 with Client(app.app) as client:
     response = client.http.{method}("{path}", headers={{"Authorization": "Bearer " + token,
@@ -182,7 +182,7 @@ def cold_start() -> list[dict]:
             result = json.loads(out.stdout.strip().splitlines()[-1])
             figures.append({"figure": "cold_start", "endpoint": name,
                             "seconds": round(wall, 2), "loaded_torch": result["torch"]})
-    base = subprocess.run([sys.executable, "-c", "pass"], capture_output=True)
+    subprocess.run([sys.executable, "-c", "pass"], check=True)  # warm the file cache first
     start = time.time()
     subprocess.run([sys.executable, "-c", "pass"], check=True)
     empty = time.time() - start
