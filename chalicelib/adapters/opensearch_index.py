@@ -22,6 +22,7 @@ TAG_SHARE = ("double share = 0; for (def tag : doc['tags']) { "
              "return share * " + DECAY + ";")
 
 RETRYABLE = {429, 502, 503, 504}
+EF_SEARCH = 512
 
 
 class IndexingError(Exception):
@@ -205,7 +206,9 @@ class OpenSearchIndex:
         return {"size": k, "_source": {"excludes": ["vector"]},
                 "query": {"knn": {"vector": {
                     "vector": np.asarray(vector, dtype=np.float32).tolist(), "k": k,
-                    "filter": exclusion}}}}
+                    "filter": exclusion,
+                    # A wider HNSW search: results closer to the embedded index's exact kNN.
+                    "method_parameters": {"ef_search": max(EF_SEARCH, k)}}}}}
 
     @staticmethod
     def _hits(response: dict, cosine: bool = False) -> list[Hit]:
