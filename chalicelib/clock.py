@@ -27,3 +27,12 @@ class FixedClock:
 def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with seconds, so stored times sort as strings."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str) -> datetime | None:
+    """A stored ISO time as an aware datetime (UTC when no zone is given), or None."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterable, Sequence
 
+from .clock import parse_time
 from .domain import normalize_skill
 from .ports import EvidenceDoc, Hit, TagExpertise
 
@@ -88,12 +89,9 @@ class Policy:
 
 def recency(created_at: str, now: datetime, half_life_days: float) -> float:
     """0.5 ** (age / half-life); evidence of unknown age counts fully."""
-    try:
-        moment = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
-    except (ValueError, AttributeError):
+    moment = parse_time(created_at)
+    if moment is None:
         return 1.0
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
     age_days = max(0.0, (now - moment).total_seconds() / 86400.0)
     return 0.5 ** (age_days / half_life_days)
 
@@ -159,11 +157,11 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
         share = {t: w / expertise.totals[t] for t, w in per_tag.items() if expertise.totals.get(t)}
         if share:
             signals["tags"][person] = sum(share.values())
+            ordered = sorted(share, key=lambda t: -share[t])
             evidence.setdefault(person, {})["tags"] = Evidence(
-                kind="tags", doc_id="", weight=0.0, matched=sorted(share, key=lambda t: -share[t]),
+                kind="tags", doc_id="", weight=0.0, matched=ordered,
                 signals={"tags": signals["tags"][person]},
-                text="answers on " + ", ".join(
-                    f"{t} ({per_tag[t]:.1f})" for t in sorted(share, key=lambda t: -share[t])))
+                text="answers on " + ", ".join(f"{t} ({per_tag[t]:.1f})" for t in ordered))
     for person, amount in activity.items():
         signals["activity"][person] = math.log1p(amount)
     scale = {name: getattr(weights, name) / max(values.values())

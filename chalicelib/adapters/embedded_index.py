@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..clock import parse_time
 from ..evidence import tag_token
 from ..ports import EvidenceDoc, Hit, TagExpertise
 from .sqlite_db import SQLiteDatabase, dumps
@@ -24,10 +25,7 @@ BM25_WEIGHTS = (1.0, 2.0, 1.0)  # question text, tags (whole tokens), answer tex
 def days_since_epoch(moment: datetime | str) -> float:
     """Days from EPOCH to `moment` (an ISO string or a datetime); unknown times count as EPOCH."""
     if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-        except ValueError:
-            return 0.0
+        moment = parse_time(moment) or EPOCH
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return (moment - EPOCH).total_seconds() / 86400.0
