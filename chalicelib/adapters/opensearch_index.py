@@ -12,7 +12,7 @@ import numpy as np
 
 from ..evidence import tag_token
 from ..ports import EvidenceDoc, Hit, TagExpertise
-from .embedded_index import BM25_WEIGHTS, STOPWORDS, days_since_epoch, tags_field
+from .embedded_index import BM25_WEIGHTS, days_since_epoch, match_expression, tags_field
 
 # Recency, as the embedded index computes it: each answer weighs 0.5 ** (age / half-life).
 DECAY = "Math.pow(0.5, (params.now - doc['t_days'].value) / params.half_life)"
@@ -42,14 +42,14 @@ def index_body(dimensions: int, shards: int = 1, replicas: int = 0) -> dict:
                 "filter": {
                     "relais_elision": {"type": "elision", "articles_case": True,
                                        "articles": ["l", "m", "t", "qu", "n", "s", "j", "d", "c"]},
-                    "relais_stop": {"type": "stop", "stopwords": sorted(STOPWORDS)},
                 },
                 "analyzer": {
                     # One analyzer for both languages, like the embedded index: accents
-                    # folded, French elisions split off, English stemming.
+                    # folded, French elisions split off, English stemming. Stop-words stay
+                    # in the index (as in FTS5) and are dropped from queries.
                     "relais_text": {"type": "custom", "tokenizer": "standard",
                                     "filter": ["relais_elision", "lowercase", "asciifolding",
-                                               "relais_stop", "porter_stem"]},
+                                               "porter_stem"]},
                 },
             },
         },
@@ -193,13 +193,17 @@ class OpenSearchIndex:
         return {"bool": {"must_not": [{"terms": {"person_id": excluded}}]}}
 
     def _bm25_body(self, text: str, k: int, exclusion: dict, tags: Sequence[str] = ()) -> dict:
-        words = " ".join([text, *(tag_token(t) for t in tags)])
+        # The embedded index's query terms, with term statistics blended across the fields
+        # (cross_fields), close to how FTS5 weighs its columns: the two backends rank alike.
+        terms = match_expression(text).replace('"', "").split(" OR ")
+        words = " ".join([*(t for t in terms if t), *(tag_token(t) for t in tags)])
         fields = [f"{name}^{weight}" for name, weight in
                   zip(("text", "tags_text", "answer"), BM25_WEIGHTS)]
         return {"size": k, "_source": {"excludes": ["vector"]},
                 "query": {"bool": {"must": [{"multi_match": {
-                    "query": words, "fields": fields, "type": "most_fields",
-                    "operator": "or"}}], "filter": [exclusion]}},
+                    "query": words, "fields": fields, "type": "cross_fields",
+                    "operator": "or"}}],
+                    "filter": [exclusion]}},
                 "sort": [{"_score": "desc"}, {"doc_id": "asc"}], "track_scores": True}
 
     def _knn_body(self, vector, k: int, exclusion: dict) -> dict:
