@@ -18,7 +18,7 @@ export interface Profile extends Person {
 }
 
 export interface Evidence {
-  kind: "skills" | "bio" | "answer";
+  kind: "skills" | "bio" | "answer" | "tags" | "activity";
   share: number;
   question_id: string | null;
   question_title?: string;

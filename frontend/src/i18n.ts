@@ -35,6 +35,8 @@ const en = {
   "why.answer": "Answered",
   "why.accepted": "accepted",
   "why.bio": "Profile description",
+  "why.tags": "Often answers on",
+  "why.activity": "Recently active",
   "why.share": "{share} of the match",
   "why.busy": "Already has several open questions",
   // Questions
@@ -153,6 +155,8 @@ const fr: Record<Key, string> = {
   "why.answer": "A répondu à",
   "why.accepted": "acceptée",
   "why.bio": "Description du profil",
+  "why.tags": "Répond souvent sur",
+  "why.activity": "Actif récemment",
   "why.share": "{share} de la correspondance",
   "why.busy": "A déjà plusieurs questions en attente",
   "q.answers": "{count} réponses",
