@@ -20,23 +20,15 @@ from chalicelib.adapters.opensearch_index import OpenSearchIndex
 from chalicelib.bootstrap import bootstrap, opensearch_client
 from chalicelib.clock import FixedClock
 from chalicelib.config import Settings
-from chalicelib.ports import EvidenceDoc
 
 from .metrics import rank_of, summarize
-from .routing import START, answer_counts, load_history, load_questions, relais_rankings, split
-from .routing import timeline
+from .routing import (START, answer_counts, load_history, load_questions, relais_rankings, split,
+                      timeline)
 
 
 def copy_index(embedded, target: OpenSearchIndex, batch: int = 1000) -> int:
     """Every evidence document of the embedded index, vectors included, into `target`."""
-    rows = embedded.db.query("SELECT doc_id, person_id, kind, question_id, accepted, score,"
-                             " created_at, tags, text, answer, vector FROM evidence")
-    docs = [EvidenceDoc(
-        id=r["doc_id"], person_id=r["person_id"], kind=r["kind"], text=r["text"],
-        answer=r["answer"], tags=json.loads(r["tags"]), question_id=r["question_id"],
-        accepted=bool(r["accepted"]), score=r["score"], created_at=r["created_at"],
-        vector=np.frombuffer(r["vector"], dtype=np.float32) if r["vector"] else None)
-        for r in rows]
+    docs = embedded.all_docs()
     for start in range(0, len(docs), batch):
         target.upsert(docs[start:start + batch])
     return len(docs)

@@ -19,7 +19,8 @@ from ..ports import EvidenceDoc, Hit, TagExpertise
 from .sqlite_db import SQLiteDatabase, dumps
 
 EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
-BM25_WEIGHTS = (1.0, 2.0, 1.0)  # question text, tags (whole tokens), answer text
+BM25_WEIGHTS = (1.0, 2.0, 1.0)
+DOC_COLUMNS = "doc_id, person_id, kind, question_id, accepted, score, created_at, tags, text, answer"  # question text, tags (whole tokens), answer text
 
 
 def days_since_epoch(moment: datetime | str) -> float:
@@ -251,19 +252,29 @@ class EmbeddedIndex:
         self._generation = generation
 
     # Reads -------------------------------------------------------------------------------
+    @staticmethod
+    def _doc(row, with_vector: bool = False) -> EvidenceDoc:
+        vector = None
+        if with_vector and row["vector"] is not None:
+            vector = np.frombuffer(row["vector"], dtype=np.float32)
+        return EvidenceDoc(
+            id=row["doc_id"], person_id=row["person_id"], kind=row["kind"], text=row["text"],
+            answer=row["answer"], tags=json.loads(row["tags"]), question_id=row["question_id"],
+            accepted=bool(row["accepted"]), score=row["score"], created_at=row["created_at"],
+            vector=vector)
+
+    def all_docs(self) -> list[EvidenceDoc]:
+        """Every document with its vector (to copy the index to another backend)."""
+        return [self._doc(r, with_vector=True) for r in self.db.query(
+            f"SELECT {DOC_COLUMNS}, vector FROM evidence ORDER BY rid")]
+
     def _load_docs(self, scored: list[tuple[str, float]]) -> list[Hit]:
         if not scored:
             return []
         marks = ",".join("?" * len(scored))
-        rows = self.db.query(f"SELECT doc_id, person_id, kind, question_id, accepted, score,"
-                             f" created_at, tags, text, answer FROM evidence"
-                             f" WHERE doc_id IN ({marks})",
+        rows = self.db.query(f"SELECT {DOC_COLUMNS} FROM evidence WHERE doc_id IN ({marks})",
                              [doc_id for doc_id, _ in scored])
-        docs = {r["doc_id"]: EvidenceDoc(
-            id=r["doc_id"], person_id=r["person_id"], kind=r["kind"], text=r["text"],
-            answer=r["answer"], tags=json.loads(r["tags"]), question_id=r["question_id"],
-            accepted=bool(r["accepted"]), score=r["score"], created_at=r["created_at"])
-            for r in rows}
+        docs = {r["doc_id"]: self._doc(r) for r in rows}
         return [Hit(docs[doc_id], score) for doc_id, score in scored if doc_id in docs]
 
     def bm25(self, text: str, k: int, exclude_people: Iterable[str] = (),

@@ -80,9 +80,9 @@ class Indexer:
 
     def count_documents(self) -> int:
         """How many documents a reindex will write (for progress bars)."""
-        return sum(1 for _ in self._all_docs(with_questions=False))
+        return sum(1 for _ in self._all_docs())
 
-    def _all_docs(self, with_questions: bool = True) -> Iterator[tuple[EvidenceDoc, Question | None]]:
+    def _all_docs(self) -> Iterator[tuple[EvidenceDoc, Question | None]]:
         active: set[str] = set()
         ids = self.profiles.all_ids()
         for start in range(0, len(ids), 500):

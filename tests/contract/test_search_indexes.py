@@ -20,3 +20,16 @@ class TestEmbeddedIndex(SearchIndexContract, ExpertiseContract):
         assert reader.knn(CORPUS[0].vector, 5) == []
         writer.upsert(CORPUS[:2])
         assert [h.doc.id for h in reader.knn(CORPUS[0].vector, 1)] == ["answer:1"]
+
+
+def test_all_docs_gives_back_every_document_with_its_vector():
+    import numpy as np
+
+    from tests.contract.search_index_contract import CORPUS
+    index = EmbeddedIndex(SQLiteDatabase(":memory:"))
+    index.upsert(CORPUS)
+    copied = {d.id: d for d in index.all_docs()}
+    assert set(copied) == {d.id for d in CORPUS}
+    for original in CORPUS:
+        assert np.allclose(copied[original.id].vector, original.vector)
+        assert (copied[original.id].text, copied[original.id].tags) == (original.text, original.tags)

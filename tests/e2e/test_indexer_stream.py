@@ -78,7 +78,7 @@ def write_some_records(relais) -> None:
 
 
 def expected_ids(stream_indexer) -> set[str]:
-    return {doc.id for doc, _ in stream_indexer.indexer._all_docs(with_questions=False)}
+    return {doc.id for doc, _ in stream_indexer.indexer._all_docs()}
 
 
 def test_a_batch_indexes_the_records_and_redelivery_changes_nothing(aws):
