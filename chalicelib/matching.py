@@ -12,27 +12,33 @@ from typing import Iterable, Sequence
 
 from .clock import parse_time
 from .domain import normalize_skill
-from .ports import EvidenceDoc, Hit, TagExpertise
+from .ports import EvidenceDoc, Hit, PersonMatches, TagExpertise
 
 
 @dataclass(frozen=True)
 class Weights:
     """The ranking's few parameters, chosen on the tune slice of the routing benchmark.
 
-    Four signals, each divided by its largest value among the candidates and then added:
-    lexical evidence (BM25 over answers with their questions, skills and bios), semantic
-    evidence (questions close in meaning that the person answered), inferred expertise on the
-    question's tags, and recent activity. Evidence fades with a half-life.
+    Six signals, each divided by its largest value among the candidates and then added.
+    Four read single pieces of evidence or counts: lexical evidence (BM25 over answers with
+    their questions, skills and bios), semantic evidence (questions close in meaning that the
+    person answered), inferred expertise on the question's tags, and recent activity. Two read
+    each person as a whole: their profile document (all their answers as one text, BM25) and
+    their topics vector (the mean meaning of what they answered). Evidence fades with a
+    half-life.
     """
 
     text: float = 1.0
     semantic: float = 1.0
     tags: float = 1.0
     activity: float = 1.0
+    profile: float = 1.0
+    topics: float = 1.0
     accepted: float = 1.5  # an accepted answer counts this much more
     half_life_days: float = 180.0
     bm25_docs: int = 200  # top-K evidence documents by BM25
     knn_questions: int = 100  # top-K distinct similar questions (or profiles) by meaning
+    people: int = 200  # top-K people by profile document, and by topics vector
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -52,7 +58,7 @@ class Candidate:
 class Evidence:
     """One reason a person was suggested, and how much it counted."""
 
-    kind: str  # skills | bio | answer | tags (inferred expertise) | activity
+    kind: str  # skills | bio | answer | tags (inferred expertise) | activity | profile | topics
     doc_id: str  # the evidence document, "" for tags and activity
     weight: float
     question_id: str | None = None
@@ -130,12 +136,18 @@ def _semantic_hits(knn_hits: Sequence[Hit], questions: int) -> list[Hit]:
     return kept
 
 
+# How the two whole-person signals are explained.
+WHOLE_PERSON_TEXT = {"profile": "their answers, taken together, use the question's words",
+                     "topics": "their answers, taken together, are on close topics"}
+
+
 def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: TagExpertise,
-                 activity: dict[str, float], *, now: datetime, query_tags: Sequence[str] = (),
+                 activity: dict[str, float], *, now: datetime,
+                 whole: PersonMatches = PersonMatches({}, {}), query_tags: Sequence[str] = (),
                  query_text: str = "", weights: Weights = DEFAULT_WEIGHTS) -> list[Suggestion]:
-    """Rank people by the four signals of `Weights`, keeping the evidence behind each."""
-    signals: dict[str, dict[str, float]] = {name: {} for name in
-                                            ("text", "semantic", "tags", "activity")}
+    """Rank people by the six signals of `Weights`, keeping the evidence behind each."""
+    signals: dict[str, dict[str, float]] = {
+        name: {} for name in ("text", "semantic", "tags", "activity", "profile", "topics")}
     evidence: dict[str, dict[str, Evidence]] = {}
 
     def add(signal: str, hit: Hit, value: float) -> None:
@@ -164,6 +176,13 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
                 text="answers on " + ", ".join(f"{t} ({per_tag[t]:.1f})" for t in ordered))
     for person, amount in activity.items():
         signals["activity"][person] = math.log1p(amount)
+    for name, values in (("profile", whole.profile), ("topics", whole.topics)):
+        for person, value in values.items():
+            if value > 0:
+                signals[name][person] = value
+                evidence.setdefault(person, {})[name] = Evidence(
+                    kind=name, doc_id="", weight=0.0, text=WHOLE_PERSON_TEXT[name],
+                    signals={name: value})
     scale = {name: getattr(weights, name) / max(values.values())
              for name, values in signals.items() if values and max(values.values()) > 0}
     suggestions = []

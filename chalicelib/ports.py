@@ -146,6 +146,19 @@ class TagExpertise:
 
 
 @dataclass
+class PersonMatches:
+    """Matches against each person taken as a whole, from all their answers at once.
+
+    `profile`: BM25 of one document per person that holds every question they answered with
+    their answer (higher is better). `topics`: cosine of the query with the mean vector of the
+    questions they answered, recent ones weighing more (0.5**(age/half-life)); positive only.
+    """
+
+    profile: dict[str, float]
+    topics: dict[str, float]
+
+
+@dataclass
 class Hit:
     """A document returned by the search index with its raw score."""
 
@@ -194,6 +207,12 @@ class SearchIndex(Protocol):
     def activity(self, person_ids: Iterable[str], now: datetime, top: int,
                  exclude_people: Iterable[str] = ()) -> dict[str, float]:
         """Recency-weighted answer counts of `person_ids` and of the `top` most active."""
+
+    def people(self, text: str, vector: Sequence[float], k: int,
+               exclude_people: Iterable[str] = (), tags: Sequence[str] = ()) -> "PersonMatches":
+        """The top `k` people by their profile document (BM25, `tags` as whole tokens) and,
+        separately, by their topics vector (cosine). Only answers count, not declared
+        skills; people with no answer left are absent."""
 
 
 class Embedder(Protocol):

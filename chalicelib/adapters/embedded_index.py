@@ -15,11 +15,17 @@ import numpy as np
 
 from ..clock import parse_time
 from ..evidence import tag_token
-from ..ports import EvidenceDoc, Hit, TagExpertise
+from ..ports import EvidenceDoc, Hit, PersonMatches, TagExpertise
 from .sqlite_db import SQLiteDatabase, dumps
 
 EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
 BM25_WEIGHTS = (1.0, 2.0, 1.0)
+# A profile document is long and mixes many questions: each field is scored on its own (the
+# other fields weighted 0) and the scores added, so a person's many words in one field do not
+# swamp another field's evidence.
+PROFILE_SCORE = " + ".join(
+    "bm25(person_fts, " + ", ".join(str(w if i == j else 0.0) for j in range(3)) + ")"
+    for i, w in enumerate(BM25_WEIGHTS))
 DOC_COLUMNS = "doc_id, person_id, kind, question_id, accepted, score, created_at, tags, text, answer"  # question text, tags (whole tokens), answer text
 
 
@@ -30,6 +36,12 @@ def days_since_epoch(moment: datetime | str) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return (moment - EPOCH).total_seconds() / 86400.0
+
+
+def unit(vector: np.ndarray) -> np.ndarray | None:
+    """`vector` scaled to length 1, as float32 (None for a zero vector)."""
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm).astype(np.float32) if norm > 0 else None
 
 
 def tags_field(tags: Sequence[str]) -> str:
@@ -66,6 +78,17 @@ CREATE TABLE IF NOT EXISTS person_tags (
 CREATE INDEX IF NOT EXISTS person_tags_tag ON person_tags(tag);
 CREATE TABLE IF NOT EXISTS person_activity (person_id TEXT PRIMARY KEY, weight REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS person_activity_weight ON person_activity(weight);
+-- Each person as a whole, kept up to date on each write: the profile document (every
+-- question they answered with their answer; person_fts, keyed by person_profile.rid) and
+-- the topics vector (the mean of those questions' vectors, each weighing 0.5**(age/half-life):
+-- normalising cancels the common scale, so the sum never needs revisiting).
+CREATE TABLE IF NOT EXISTS person_profile (
+    rid INTEGER PRIMARY KEY, person_id TEXT NOT NULL UNIQUE, answers INTEGER NOT NULL,
+    topics BLOB NOT NULL  -- float64: the sum of 2**(days/half-life) * vector, as person_tags
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS person_fts USING fts5(
+    text, tags, answer, tokenize = 'porter unicode61 remove_diacritics 2'
+);
 CREATE TABLE IF NOT EXISTS index_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO index_meta VALUES ('generation', 0);
 """
@@ -95,30 +118,91 @@ def match_expression(text: str, max_terms: int = 48) -> str:
     return " OR ".join(words)
 
 
+class VectorTable:
+    """Unit vectors in one growing matrix, scanned exactly. Each row has a key (a document
+    or a person) and the code of the person it belongs to, so people can be left out."""
+
+    def __init__(self, dimensions: int):
+        self.dimensions = dimensions
+        self.matrix = np.zeros((0, dimensions), dtype=np.float32)
+        self.owners = np.zeros(0, dtype=np.int64)
+        self.keys: list[str | None] = []
+        self.rows: dict[str, int] = {}
+        self.free: list[int] = []
+
+    def set(self, key: str, owner: int, vector) -> None:
+        if vector is None:
+            self.remove(key)
+            return
+        row = self.rows.get(key)
+        if row is None:
+            if self.free:
+                row = self.free.pop()
+            else:
+                row = len(self.keys)
+                if row >= len(self.matrix):
+                    grown = max(1024, 2 * len(self.matrix))
+                    matrix = np.zeros((grown, self.dimensions), dtype=np.float32)
+                    matrix[:len(self.matrix)] = self.matrix
+                    owners = np.full(grown, -1, dtype=np.int64)
+                    owners[:len(self.owners)] = self.owners
+                    self.matrix, self.owners = matrix, owners
+                self.keys.append(None)
+            self.rows[key] = row
+            self.keys[row] = key
+        self.matrix[row] = np.asarray(vector, dtype=np.float32)
+        self.owners[row] = owner
+
+    def remove(self, key: str) -> None:
+        row = self.rows.pop(key, None)
+        if row is not None:
+            self.matrix[row] = 0.0
+            self.owners[row] = -1
+            self.keys[row] = None
+            self.free.append(row)
+
+    def top(self, vector, k: int, excluded_owners: Sequence[int] = ()) -> list[tuple[str, float]]:
+        """The `k` best keys by dot product, best first; ties by key, so a ranking never
+        depends on write order."""
+        count = len(self.keys)
+        if count == 0 or k <= 0:
+            return []
+        scores = self.matrix[:count] @ np.asarray(vector, dtype=np.float32)
+        owners = self.owners[:count]
+        scores[owners < 0] = -np.inf
+        if len(excluded_owners):
+            scores[np.isin(owners, excluded_owners)] = -np.inf
+        k = min(k, count)
+        kth = np.partition(scores, count - k)[count - k]
+        top = np.flatnonzero(scores >= kth) if np.isfinite(kth) else np.flatnonzero(
+            np.isfinite(scores))
+        ordered = sorted(top.tolist(), key=lambda i: (-scores[i], self.keys[i]))[:k]
+        return [(self.keys[i], float(scores[i])) for i in ordered]
+
+
 class EmbeddedIndex:
-    """SearchIndex on SQLite FTS5 + an in-memory exact kNN matrix."""
+    """SearchIndex on SQLite FTS5 + in-memory exact kNN matrices (documents, and people)."""
 
     def __init__(self, db: SQLiteDatabase, dimensions: int = 384,
                  half_life_days: float = 180.0, activity_half_life_days: float = 30.0):
         self.db = db
         self.dimensions = dimensions
-        self.half_life_days = half_life_days  # for expertise on tags
+        self.half_life_days = half_life_days  # for expertise on tags and topics vectors
         self.activity_half_life_days = activity_half_life_days  # for recent activity
         db.executescript(SCHEMA)
         self._lock = threading.RLock()
-        self._generation = -1  # the matrix reflects this generation of the table
-        self._matrix = np.zeros((0, dimensions), dtype=np.float32)
-        self._row_doc: list[str | None] = []
-        self._row_person = np.zeros(0, dtype=np.int64)
-        self._doc_row: dict[str, int] = {}
+        self._generation = -1  # the matrices reflect this generation of the tables
+        self._docs = VectorTable(dimensions)  # answer, skills and bio documents
+        self._people = VectorTable(dimensions)  # each person's topics vector
         self._person_code: dict[str, int] = {}
-        self._free_rows: list[int] = []
+        self._backfill_people()
 
     # Writes ------------------------------------------------------------------------------
     def upsert(self, docs: Sequence[EvidenceDoc]) -> None:
         if not docs:
             return
         with self._lock, self.db.transaction() as conn:
+            touched: set[str] = set()
             for doc in docs:
                 vector = None
                 if doc.vector is not None:
@@ -126,10 +210,11 @@ class EmbeddedIndex:
                 values = (doc.person_id, doc.kind, doc.question_id, int(doc.accepted),
                           int(doc.score), doc.created_at, dumps(doc.tags), doc.text, doc.answer,
                           vector)
-                row = conn.execute("SELECT rid FROM evidence WHERE doc_id = ?",
+                row = conn.execute("SELECT rid, person_id FROM evidence WHERE doc_id = ?",
                                    (doc.id,)).fetchone()
                 if row:
                     rid = row[0]
+                    touched.add(row[1])
                     self._count(conn, rid, -1)
                     conn.execute("UPDATE evidence SET person_id=?, kind=?, question_id=?,"
                                  " accepted=?, score=?, created_at=?, tags=?, text=?, answer=?,"
@@ -144,15 +229,20 @@ class EmbeddedIndex:
                              " VALUES (?, ?, ?, ?)", (rid, doc.text, tags_field(doc.tags),
                                                       doc.answer))
                 self._count(conn, rid, +1)
+                if doc.kind == "answer":
+                    touched.add(doc.person_id)
+            topics = self._rebuild_people(conn, touched)
             generation = self._bump(conn)
             if self._generation == generation - 1:
                 for doc in docs:
-                    self._set_row(doc.id, doc.person_id, doc.vector)
+                    self._docs.set(doc.id, self._code(doc.person_id), doc.vector)
+                self._set_topics(topics)
                 self._generation = generation
 
     def _count(self, conn, rid: int, sign: int) -> None:
-        """Add (or take back) an answer's weight to its author's activity and tag expertise."""
-        row = conn.execute("SELECT person_id, kind, created_at, tags FROM evidence"
+        """Add (or take back) an answer's weight to its author's activity, tag expertise and
+        topics vector."""
+        row = conn.execute("SELECT person_id, kind, created_at, tags, vector FROM evidence"
                            " WHERE rid = ?", (rid,)).fetchone()
         if row is None or row["kind"] != "answer":
             return
@@ -165,27 +255,87 @@ class EmbeddedIndex:
         conn.executemany("INSERT INTO person_tags VALUES (?, ?, ?) ON CONFLICT(person_id, tag)"
                          " DO UPDATE SET weight = max(0, weight + excluded.weight)",
                          [(person, tag, weight) for tag in set(json.loads(row["tags"]))])
+        self._add_to_profile(conn, person, sign, weight, row["vector"])
         if sign < 0:  # what is left of a last answer is rounding, not expertise
             conn.execute("DELETE FROM person_activity WHERE person_id = ? AND weight < 1e-9",
                          (person,))
             conn.execute("DELETE FROM person_tags WHERE person_id = ? AND weight < 1e-9",
                          (person,))
 
+    def _add_to_profile(self, conn, person: str, sign: int, weight: float, vector) -> None:
+        """Count one answer more (or less) in the person's profile and topics vector."""
+        profile = conn.execute("SELECT answers, topics FROM person_profile WHERE person_id = ?",
+                               (person,)).fetchone()
+        answers = (profile["answers"] if profile else 0) + sign
+        topics = np.zeros(self.dimensions) if profile is None else np.frombuffer(
+            profile["topics"], dtype=np.float64)
+        if vector is not None:
+            topics = topics + weight * np.frombuffer(vector, dtype=np.float32)
+        conn.execute("INSERT INTO person_profile (person_id, answers, topics) VALUES (?, ?, ?)"
+                     " ON CONFLICT(person_id) DO UPDATE SET answers = excluded.answers,"
+                     " topics = excluded.topics", (person, answers, topics.tobytes()))
+
+    def _backfill_people(self) -> None:
+        """An index written before person profiles existed gets them from its answers, once."""
+        with self._lock, self.db.transaction() as conn:
+            if (conn.execute("SELECT 1 FROM person_profile LIMIT 1").fetchone()
+                    or not conn.execute("SELECT 1 FROM evidence WHERE kind = 'answer'"
+                                        " LIMIT 1").fetchone()):
+                return
+            people = set()
+            for row in conn.execute("SELECT person_id, created_at, vector FROM evidence"
+                                    " WHERE kind = 'answer'").fetchall():
+                weight = 2.0 ** (days_since_epoch(row["created_at"]) / self.half_life_days)
+                self._add_to_profile(conn, row["person_id"], +1, weight, row["vector"])
+                people.add(row["person_id"])
+            self._rebuild_people(conn, people)
+            self._bump(conn)
+
+    def _rebuild_people(self, conn, people: set[str]) -> dict[str, np.ndarray | None]:
+        """Rewrite the profile document of each of `people` (once per write, however many of
+        their answers it holds; SQLite concatenates the texts) and return their topics
+        vectors, normalised (None: no answer left, and the person's row goes)."""
+        topics: dict[str, np.ndarray | None] = {}
+        for person in sorted(people):
+            profile = conn.execute("SELECT rid, answers, topics FROM person_profile"
+                                   " WHERE person_id = ?", (person,)).fetchone()
+            if profile is None:
+                topics[person] = None
+                continue
+            conn.execute("DELETE FROM person_fts WHERE rowid = ?", (profile["rid"],))
+            if profile["answers"] <= 0:
+                conn.execute("DELETE FROM person_profile WHERE rid = ?", (profile["rid"],))
+                topics[person] = None
+                continue
+            conn.execute(
+                "INSERT INTO person_fts (rowid, text, tags, answer)"
+                " SELECT ?, group_concat(f.text, char(10)), group_concat(f.tags, ' '),"
+                " group_concat(f.answer, char(10)) FROM evidence e"
+                " JOIN evidence_fts f ON f.rowid = e.rid"
+                " WHERE e.person_id = ? AND e.kind = 'answer'", (profile["rid"], person))
+            topics[person] = unit(np.frombuffer(profile["topics"], dtype=np.float64))
+        return topics
+
     def delete(self, doc_ids: Sequence[str]) -> None:
         if not doc_ids:
             return
         with self._lock, self.db.transaction() as conn:
+            touched: set[str] = set()
             for doc_id in doc_ids:
-                row = conn.execute("SELECT rid FROM evidence WHERE doc_id = ?",
+                row = conn.execute("SELECT rid, person_id, kind FROM evidence WHERE doc_id = ?",
                                    (doc_id,)).fetchone()
                 if row:
                     self._count(conn, row[0], -1)
                     conn.execute("DELETE FROM evidence_fts WHERE rowid = ?", (row[0],))
                     conn.execute("DELETE FROM evidence WHERE rid = ?", (row[0],))
+                    if row[2] == "answer":
+                        touched.add(row[1])
+            topics = self._rebuild_people(conn, touched)
             generation = self._bump(conn)
             if self._generation == generation - 1:
                 for doc_id in doc_ids:
-                    self._clear_row(doc_id)
+                    self._docs.remove(doc_id)
+                self._set_topics(topics)
                 self._generation = generation
 
     def person_doc_ids(self, person_id: str) -> set[str]:
@@ -203,52 +353,31 @@ class EmbeddedIndex:
         conn.execute("UPDATE index_meta SET value = value + 1 WHERE key = 'generation'")
         return conn.execute("SELECT value FROM index_meta WHERE key = 'generation'").fetchone()[0]
 
-    # The in-memory matrix ----------------------------------------------------------------
-    def _set_row(self, doc_id: str, person_id: str, vector) -> None:
-        if vector is None:
-            self._clear_row(doc_id)
-            return
-        row = self._doc_row.get(doc_id)
-        if row is None:
-            if self._free_rows:
-                row = self._free_rows.pop()
-            else:
-                row = len(self._row_doc)
-                if row >= len(self._matrix):
-                    grown = max(1024, 2 * len(self._matrix))
-                    matrix = np.zeros((grown, self.dimensions), dtype=np.float32)
-                    matrix[:len(self._matrix)] = self._matrix
-                    people = np.full(grown, -1, dtype=np.int64)
-                    people[:len(self._row_person)] = self._row_person
-                    self._matrix, self._row_person = matrix, people
-                self._row_doc.append(None)
-            self._doc_row[doc_id] = row
-            self._row_doc[row] = doc_id
-        self._matrix[row] = np.asarray(vector, dtype=np.float32)
-        self._row_person[row] = self._person_code.setdefault(person_id, len(self._person_code))
+    # The in-memory matrices --------------------------------------------------------------
+    def _code(self, person_id: str) -> int:
+        return self._person_code.setdefault(person_id, len(self._person_code))
 
-    def _clear_row(self, doc_id: str) -> None:
-        row = self._doc_row.pop(doc_id, None)
-        if row is not None:
-            self._matrix[row] = 0.0
-            self._row_person[row] = -1
-            self._row_doc[row] = None
-            self._free_rows.append(row)
+    def _set_topics(self, topics: dict[str, np.ndarray | None]) -> None:
+        for person, vector in topics.items():
+            self._people.set(person, self._code(person), vector)
+
+    def _excluded_codes(self, people: Iterable[str]) -> list[int]:
+        return [self._person_code[p] for p in people if p in self._person_code]
 
     def _refresh(self) -> None:
-        """Reload the matrix when another process (a reindex) changed the table."""
+        """Reload the matrices when another process (a reindex) changed the tables."""
         generation = self.db.query(
             "SELECT value FROM index_meta WHERE key = 'generation'")[0]["value"]
         if generation == self._generation:
             return
-        rows = self.db.query(
-            "SELECT doc_id, person_id, vector FROM evidence WHERE vector IS NOT NULL")
-        self._matrix = np.zeros((max(1024, len(rows)), self.dimensions), dtype=np.float32)
-        self._row_person = np.full(len(self._matrix), -1, dtype=np.int64)
-        self._row_doc, self._doc_row, self._free_rows = [], {}, []
-        for row in rows:
-            self._set_row(row["doc_id"], row["person_id"],
-                          np.frombuffer(row["vector"], dtype=np.float32))
+        self._docs, self._people = VectorTable(self.dimensions), VectorTable(self.dimensions)
+        for row in self.db.query(
+                "SELECT doc_id, person_id, vector FROM evidence WHERE vector IS NOT NULL"):
+            self._docs.set(row["doc_id"], self._code(row["person_id"]),
+                           np.frombuffer(row["vector"], dtype=np.float32))
+        for row in self.db.query("SELECT person_id, topics FROM person_profile"):
+            self._people.set(row["person_id"], self._code(row["person_id"]),
+                             unit(np.frombuffer(row["topics"], dtype=np.float64)))
         self._generation = generation
 
     # Reads -------------------------------------------------------------------------------
@@ -277,12 +406,18 @@ class EmbeddedIndex:
         docs = {r["doc_id"]: self._doc(r) for r in rows}
         return [Hit(docs[doc_id], score) for doc_id, score in scored if doc_id in docs]
 
-    def bm25(self, text: str, k: int, exclude_people: Iterable[str] = (),
-             tags: Sequence[str] = ()) -> list[Hit]:
+    @staticmethod
+    def _expression(text: str, tags: Sequence[str]) -> str:
+        """The FTS5 query: any word of `text`, or any of `tags` as a whole token."""
         expression = match_expression(text)
         tag_terms = " OR ".join('"' + tag_token(t) + '"' for t in tags if tag_token(t) != "tag")
         if tag_terms:
             expression = f"{expression} OR {tag_terms}" if expression else tag_terms
+        return expression
+
+    def bm25(self, text: str, k: int, exclude_people: Iterable[str] = (),
+             tags: Sequence[str] = ()) -> list[Hit]:
+        expression = self._expression(text, tags)
         if not expression or k <= 0:
             return []
         excluded = list(dict.fromkeys(exclude_people))
@@ -359,20 +494,23 @@ class EmbeddedIndex:
     def knn(self, vector, k: int, exclude_people: Iterable[str] = ()) -> list[Hit]:
         with self._lock:
             self._refresh()
-            count = len(self._row_doc)
-            if count == 0 or k <= 0:
-                return []
-            scores = self._matrix[:count] @ np.asarray(vector, dtype=np.float32)
-            people = self._row_person[:count]
-            scores[people < 0] = -np.inf
-            codes = [self._person_code[p] for p in exclude_people if p in self._person_code]
-            if codes:
-                scores[np.isin(people, codes)] = -np.inf
-            k = min(k, count)
-            kth = np.partition(scores, count - k)[count - k]
-            top = np.flatnonzero(scores >= kth) if np.isfinite(kth) else np.flatnonzero(
-                np.isfinite(scores))
-            # Equal scores are ordered by document id, so rankings never depend on write order.
-            ordered = sorted(top.tolist(), key=lambda i: (-scores[i], self._row_doc[i]))[:k]
-            scored = [(self._row_doc[i], float(scores[i])) for i in ordered]
+            scored = self._docs.top(vector, k, self._excluded_codes(exclude_people))
         return self._load_docs(scored)
+
+    def people(self, text: str, vector, k: int, exclude_people: Iterable[str] = (),
+               tags: Sequence[str] = ()) -> PersonMatches:
+        excluded = list(dict.fromkeys(exclude_people))
+        with self._lock:
+            self._refresh()
+            topics = {person: score for person, score in
+                      self._people.top(vector, k, self._excluded_codes(excluded)) if score > 0}
+        expression = self._expression(text, tags)
+        if not expression or k <= 0:
+            return PersonMatches({}, topics)
+        clause = f" AND p.person_id NOT IN ({','.join('?' * len(excluded))})" if excluded else ""
+        rows = self.db.query(
+            f"SELECT p.person_id AS person_id, {PROFILE_SCORE} AS rank FROM person_fts"
+            f" JOIN person_profile p ON p.rid = person_fts.rowid"
+            f" WHERE person_fts MATCH ?{clause} ORDER BY rank, p.person_id LIMIT ?",
+            [expression, *excluded, k])
+        return PersonMatches({r["person_id"]: -r["rank"] for r in rows}, topics)

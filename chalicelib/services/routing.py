@@ -58,9 +58,10 @@ class RoutingService:
         return {asker_id, *self.directory.management_chain(
             asker_id, self.settings.management_chain_depth)}
 
-    def retrieve(self, draft: Draft, exclude: set[str]):
+    def retrieve(self, draft: Draft, exclude: set[str], vector=None):
         """The two candidate lists of evidence documents."""
-        vector = self.embedder.embed([draft.text])[0]
+        if vector is None:
+            vector = self.embedder.embed([draft.text])[0]
         # Answers share their question's vector: ask for enough documents to cover
         # `knn_questions` distinct questions.
         return self.index.retrieve(draft.text, vector, self.weights.bm25_docs,
@@ -75,11 +76,16 @@ class RoutingService:
         expert outside still comes first."""
         exclude = self.excluded_for(asker_id) | set(also_exclude)
         now = self.clock.now()
-        bm25, knn = self.retrieve(draft, exclude)
+        vector = self.embedder.embed([draft.text])[0]
+        bm25, knn = self.retrieve(draft, exclude, vector)
+        whole = self.index.people(draft.text, vector, self.weights.people,
+                                  exclude_people=exclude, tags=draft.tags)
         expertise = self.index.tag_expertise(draft.tags, now, CANDIDATE_PEOPLE, exclude)
-        seen = {h.doc.person_id for h in bm25 + knn} | set(expertise.people)
+        seen = ({h.doc.person_id for h in bm25 + knn} | set(expertise.people)
+                | set(whole.profile) | set(whole.topics))
         activity = self.index.activity(seen, now, CANDIDATE_PEOPLE, exclude)
         suggestions = matching.score_people(bm25, knn, expertise, activity, now=now,
+                                            whole=whole,
                                             query_tags=draft.tags, query_text=draft.text,
                                             weights=self.weights)
         people = self.profiles.get_many(s.person_id for s in suggestions)

@@ -129,3 +129,73 @@ class ExpertiseContract:
         answers.delete(["answer:3", "answer:4"])
         assert "ben" not in answers.tag_expertise(["kafka"], self.NOW, 10).people
         assert "ben" not in answers.activity([], self.NOW, top=10)
+
+
+class PersonMatchContract:
+    """Each person taken as a whole: a profile document and a topics vector built from their
+    answers, kept up to date as answers come and go. Subclasses provide an empty `index`."""
+
+    NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+
+    def answer(self, number, person, text, tags=(), days_ago=0, answer=""):
+        created = (self.NOW - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return doc(f"answer:{number}", person, text, question_id=f"q{number}", tags=list(tags),
+                   created_at=created, answer=answer)
+
+    @pytest.fixture
+    def answered(self, index):
+        index.upsert([
+            self.answer(1, "ana", "postgresql vacuum tuning", ["postgresql"]),
+            self.answer(2, "ana", "postgresql index bloat", ["postgresql"]),
+            self.answer(3, "ben", "kafka consumer lag", ["kafka"], answer="raise the partitions"),
+            self.answer(4, "ben", "postgresql replication slots", ["postgresql"]),
+            doc("skills:dan", "dan", "postgresql; kafka", kind="skills",
+                tags=["postgresql", "kafka"]),
+            doc("bio:dan", "dan", "postgresql kafka consumer lag expert", kind="bio")])
+        return index
+
+    def vector(self, text):
+        return EMBED.embed([text])[0]
+
+    def test_the_profile_holds_all_of_a_persons_answers(self, answered):
+        found = answered.people("postgresql", self.vector("postgresql"), 10).profile
+        assert list(found)[:2] == ["ana", "ben"]  # ana answered twice on it, ben once
+        assert found["ana"] > found["ben"] > 0
+        assert "dan" not in found  # declared skills and bios are not answers
+
+    def test_the_profile_reads_tags_and_answer_text(self, answered):
+        assert list(answered.people("", self.vector("x"), 10, tags=["kafka"]).profile) == ["ben"]
+        assert list(answered.people("partitions", self.vector("x"), 10).profile) == ["ben"]
+
+    def test_topics_rank_people_by_the_mean_of_their_questions(self, answered):
+        topics = answered.people("kafka consumer lag", self.vector("kafka consumer lag"), 10).topics
+        assert list(topics)[0] == "ben"
+        assert 0 < topics["ben"] <= 1 and "dan" not in topics
+        assert all(value > 0 for value in topics.values())
+
+    def test_recent_answers_weigh_more_in_topics(self, index):
+        index.upsert([self.answer(1, "eve", "terraform state locking", days_ago=0),
+                      self.answer(2, "eve", "excel pivot tables", days_ago=720)])
+        topics = index.people("", self.vector("terraform state locking"), 10).topics
+        older = index.people("", self.vector("excel pivot tables"), 10).topics
+        assert topics["eve"] > older["eve"] > 0
+
+    def test_edits_and_removals_follow(self, answered):
+        answered.upsert([self.answer(3, "ben", "terraform modules", ["terraform"])])
+        assert "ben" not in answered.people("kafka", self.vector("kafka"), 10).profile
+        assert list(answered.people("terraform", self.vector("x"), 10).profile) == ["ben"]
+        answered.delete(["answer:3", "answer:4"])
+        found = answered.people("postgresql terraform", self.vector("postgresql replication slots"),
+                              10)
+        assert "ben" not in found.profile and "ben" not in found.topics
+        answered.delete_person("ana")
+        found = answered.people("postgresql", self.vector("postgresql vacuum tuning"), 10)
+        assert found.profile == {} and found.topics == {}
+
+    def test_excluded_people_and_k(self, answered):
+        found = answered.people("postgresql", self.vector("postgresql index bloat"), 10,
+                              exclude_people=["ana"])
+        assert "ana" not in found.profile and "ana" not in found.topics
+        assert list(found.profile) == ["ben"] and list(found.topics) == ["ben"]
+        top = answered.people("postgresql", self.vector("postgresql index bloat"), 1)
+        assert list(top.profile) == ["ana"] and list(top.topics) == ["ana"]

@@ -101,6 +101,8 @@ def test_each_explanation_belongs_to_the_suggested_person(relais, org, clock):
     for topic in TOPICS:
         tag = topic.split()[0]
         expertise = relais.index.tag_expertise([tag], clock.now(), 1000)
+        vector = relais.embedder.embed([topic])[0]
+        whole = relais.index.people(topic, vector, 1000, tags=[tag])
         for suggestion in relais.routing.rank(Draft(topic, tags=(tag,)), "h20", limit=10):
             person = suggestion.person_id
             own = relais.index.person_doc_ids(person)
@@ -112,9 +114,11 @@ def test_each_explanation_belongs_to_the_suggested_person(relais, org, clock):
                     assert item.matched and set(item.matched) <= set(expertise.people[person])
                 elif item.kind == "activity":
                     assert answered
+                elif item.kind in ("profile", "topics"):  # the person's answers as a whole
+                    assert answered and getattr(whole, item.kind)[person] > 0
                 else:
                     assert item.doc_id in own
-    assert {"answer", "skills", "tags", "activity"} <= kinds
+    assert {"answer", "skills", "tags", "activity", "profile", "topics"} <= kinds
     experts = relais.routing.suggest_experts(Draft("kubernetes autoscaling"), "h20", 5)
     assert experts and all(e["explanation"] for e in experts)
     assert experts[0]["explanation"][0]["share"] > 0
