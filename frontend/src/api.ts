@@ -18,7 +18,7 @@ export interface Profile extends Person {
 }
 
 export interface Evidence {
-  kind: "skills" | "bio" | "answer" | "tags" | "activity";
+  kind: "skills" | "bio" | "answer" | "tags" | "activity" | "profile" | "topics";
   share: number;
   question_id: string | null;
   question_title?: string;

@@ -37,6 +37,8 @@ const en = {
   "why.bio": "Profile description",
   "why.tags": "Often answers on",
   "why.activity": "Recently active",
+  "why.profile": "All their answers together match these words",
+  "why.topics": "Answers on close topics overall",
   "why.share": "{share} of the match",
   "why.busy": "Already has several open questions",
   // Questions
@@ -157,6 +159,8 @@ const fr: Record<Key, string> = {
   "why.bio": "Description du profil",
   "why.tags": "Répond souvent sur",
   "why.activity": "Actif récemment",
+  "why.profile": "L'ensemble de ses réponses correspond à ces mots",
+  "why.topics": "Répond dans l'ensemble sur des sujets proches",
   "why.share": "{share} de la correspondance",
   "why.busy": "A déjà plusieurs questions en attente",
   "q.answers": "{count} réponses",

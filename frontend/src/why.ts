@@ -25,7 +25,10 @@ function evidenceText(e: Evidence, t: T, onOpen?: (id: string) => void) {
       : html`“${title}”`;
     return html`${t("why.answer")} ${link}${accepted}`;
   }
-  const labels = { skills: "why.skills", bio: "why.bio", tags: "why.tags", activity: "why.activity" } as const;
+  const labels = {
+    skills: "why.skills", bio: "why.bio", tags: "why.tags", activity: "why.activity",
+    profile: "why.profile", topics: "why.topics",
+  } as const;
   const label = t(labels[e.kind]);
   const matched = e.matched.length
     ? html` <span class="chips" style="display:inline-flex">${e.matched.map((m) => html`<span class="chip match">${m}</span>`)}</span>`
