@@ -131,7 +131,7 @@ def opensearch_node():
 
 @pytest.fixture
 def opensearch_index(opensearch_node):
-    """An empty index of its own on the node, deleted afterwards."""
+    """An empty index (and people index) of its own on the node, deleted afterwards."""
     import uuid
 
     from opensearchpy import OpenSearch
@@ -141,4 +141,4 @@ def opensearch_index(opensearch_node):
     client = OpenSearch(hosts=[opensearch_node.url], timeout=60)
     index = OpenSearchIndex(client, f"relais-test-{uuid.uuid4().hex[:10]}", backoff_seconds=0.2)
     yield index
-    client.indices.delete(index=index.index, ignore_unavailable=True)
+    index.drop()
