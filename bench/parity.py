@@ -60,7 +60,7 @@ def main(argv=None) -> int:
         local_rankings = relais_rankings(relais, routed, asked_at)
         relais.routing.index = remote
         remote_rankings = relais_rankings(relais, routed, asked_at)
-        remote.client.indices.delete(index=remote.index)
+        remote.drop()
     overlaps = [len(set(local_rankings[q["question_id"]][:10])
                     & set(remote_rankings[q["question_id"]][:10])) / 10 for q in routed]
 

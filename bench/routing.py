@@ -190,22 +190,28 @@ def main(argv=None) -> int:
                  if counts.get(q["accepted_answerer_id"], 0) >= 3]
     population = [str(u) for u in counts]
     with tempfile.TemporaryDirectory() as workdir:
-        settings = Settings(data_dir=workdir, db_path=str(Path(workdir) / "bench.db"),
-                            token_secret="bench", index_on_write=False,
-                            management_chain_depth=2, backend="embedded")
+        # RELAIS_* variables apply (half-lives, ...), as in a deployment; storage is fresh.
+        settings = Settings.from_env(data_dir=workdir, db_path=str(Path(workdir) / "bench.db"),
+                                     token_secret="bench", index_on_write=False,
+                                     management_chain_depth=2, backend="embedded")
         adapters = None
         if args.backend == "opensearch":
             from bench.opensearch_backend import adapters_for_bench
             adapters = adapters_for_bench(settings)
         relais = bootstrap(settings, adapters=adapters, clock=FixedClock(START))
         asked_at = timeline(questions, len(history))
-        started = time.time()
-        load_history(relais, history, asked_at, log)
-        log(f"history loaded in {time.time() - started:.0f} s; routing {len(evaluated)} questions")
-        started = time.time()
-        ranked = relais_rankings(relais, evaluated, asked_at)
-        seconds = time.time() - started
-        chain_share = manager_chain_share(relais, evaluated, ranked)
+        try:
+            started = time.time()
+            load_history(relais, history, asked_at, log)
+            log(f"history loaded in {time.time() - started:.0f} s;"
+                f" routing {len(evaluated)} questions")
+            started = time.time()
+            ranked = relais_rankings(relais, evaluated, asked_at)
+            seconds = time.time() - started
+            chain_share = manager_chain_share(relais, evaluated, ranked)
+        finally:
+            if adapters is not None:  # the bench's own OpenSearch indexes
+                adapters.index.drop()
     with open(args.out, "w", encoding="utf-8") as out:
         for question in evaluated:
             out.write(json.dumps({"question_id": question["question_id"],
