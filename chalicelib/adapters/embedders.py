@@ -8,6 +8,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from typing import Sequence
 
 import numpy as np
@@ -63,14 +64,47 @@ class CachingEmbedder:
         return np.stack([found[k] for k in keys])
 
 
+@contextmanager
+def intra_op_threads(count: int | None):
+    """Run torch with at most `count` intra-op threads inside the block (None: unchanged).
+
+    torch.set_num_threads acts on the calling thread (OpenMP and MKL keep the count per
+    thread; only a thread started meanwhile inherits the lowered count) and costs well under
+    a microsecond, so setting and restoring it around one call is fine."""
+    if not count:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    if previous <= count:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 class SentenceTransformerEmbedder:
-    """The reference embedder: sentence-transformers on torch, loaded on first use."""
+    """The reference embedder: sentence-transformers on torch, loaded on first use.
+
+    A query (up to `small_batch` texts) is embedded on `small_batch_threads` intra-op
+    threads, one by default. Splitting a ~20-token forward pass over OpenMP threads gains
+    little (about 8 ms instead of 12 on two idle cores), but each of the ~100 parallel
+    regions of a pass ends in a barrier, so as soon as another thread wants a core (the
+    kNN scan's BLAS threads still spinning, SQLite, another process) a pass takes 30 to
+    400 ms. Batches (indexing) keep torch's default thread count."""
 
     dimensions = DIMENSIONS
 
-    def __init__(self, model_name: str = "all-MiniLM-L6-v2", batch_size: int = 64):
+    def __init__(self, model_name: str = "all-MiniLM-L6-v2", batch_size: int = 64,
+                 small_batch: int = 8, small_batch_threads: int | None = 1):
         self.model_name = model_name
         self.batch_size = batch_size
+        self.small_batch = small_batch
+        self.small_batch_threads = small_batch_threads
         self._model = None
         self._lock = threading.Lock()
 
@@ -91,9 +125,12 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        vectors = self.model.encode(list(texts), batch_size=self.batch_size,
-                                    normalize_embeddings=True, convert_to_numpy=True,
-                                    show_progress_bar=False)
+        model = self.model
+        threads = self.small_batch_threads if len(texts) <= self.small_batch else None
+        with intra_op_threads(threads):
+            vectors = model.encode(list(texts), batch_size=self.batch_size,
+                                   normalize_embeddings=True, convert_to_numpy=True,
+                                   show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 
 
