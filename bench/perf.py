@@ -1,6 +1,7 @@
 """Performance figures (BENCHMARK.md §2), one JSON line each, each with its baseline.
 
     python -m bench.perf [--scales 1000,10000,100000] [--skip query,indexing,cold,package]
+                         [--steps]
 
 Synthetic data: bench.synthetic with seed 42.
 """
@@ -37,15 +38,65 @@ def percentile(values, q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def populate(relais, people: int) -> int:
+class _NewProfileRows:
+    """The connection SQLiteProfileStore._write_row writes through, for profiles known to be
+    new. `_write_row` first deletes the profile's directory-search row; for a new id there is
+    none, but `DELETE FROM profiles_fts WHERE id = ?` scans the whole FTS table (`id` is
+    UNINDEXED there), which makes loading n people O(n^2): 97k took 12 minutes. That delete
+    is skipped; every other statement goes to SQLite unchanged, so the rows are the store's
+    own (tests/unit/test_bench_populate.py compares both paths)."""
+
+    SKIPPED = "DELETE FROM profiles_fts WHERE id = ?"
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def execute(self, sql, params=()):
+        if sql == self.SKIPPED:
+            return None
+        return self.conn.execute(sql, params)
+
+    def executemany(self, sql, rows):
+        return self.conn.executemany(sql, rows)
+
+
+def add_profiles(store, profiles: list[Profile]) -> list[Profile]:
+    """`store.add` for many new profiles in one transaction (see _NewProfileRows)."""
+    from chalicelib.adapters.sqlite_store import SQLiteProfileStore
+    from chalicelib.errors import Conflict
+
+    if not isinstance(store, SQLiteProfileStore):
+        return [store.add(profile) for profile in profiles]
+    stored = []
+    with store.db.transaction() as conn:
+        rows = _NewProfileRows(conn)
+        for profile in profiles:
+            record = profile.replace(version=1)
+            if conn.execute("SELECT 1 FROM profiles WHERE id = ?", (profile.id,)).fetchone():
+                raise Conflict(f"profile {profile.id!r} already exists")
+            store._check_user_name(conn, record)
+            store._write_row(rows, record)
+            stored.append(record)
+    return stored
+
+
+def populate(relais, people: int, *, bulk: bool = True, batch_docs: int = 2048) -> int:
     """Profiles into the store; evidence documents straight into the index (batched), as a
-    reindex would write them. Returns the number of documents."""
+    reindex would write them. `bulk` writes profiles many per transaction (add_profiles);
+    without it, one `profile_store.add` each. Returns the number of documents."""
+    profiles: list[Profile] = []
     batch: list = []
     count = 0
     indexer = relais.indexer
 
     def flush():
-        nonlocal batch, count
+        nonlocal profiles, batch, count
+        if profiles:
+            stored = (add_profiles(relais.profile_store, profiles) if bulk else
+                      [relais.profile_store.add(profile) for profile in profiles])
+            batch = [(doc, None) for profile in stored
+                     for doc in evidence.profile_docs(profile)] + batch
+            profiles = []
         relais.index.upsert(indexer._with_vectors(batch))
         count += len(batch)
         batch = []
@@ -53,24 +104,116 @@ def populate(relais, people: int) -> int:
     for item in company(people, seed=SEED):
         if item[0] == "person":
             _, person_id, skills = item
-            profile = relais.profile_store.add(Profile(
+            profiles.append(Profile(
                 id=person_id, name=f"Person {person_id}", skills=skills,
                 manager_id=f"s{int(person_id[1:]) // 10}" if person_id != "s0" else None))
-            batch += [(doc, None) for doc in evidence.profile_docs(profile)]
         else:
             _, answer_id, person_id, question_text, answer_text, tags, accepted = item
             question = Question(id="q" + answer_id, asker_id="s0", title=question_text, tags=tags)
             answer = Answer(id=answer_id, question_id=question.id, author_id=person_id,
                             body=answer_text, accepted=accepted)
             batch.append((evidence.answer_doc(question, answer), question))
-        if len(batch) >= 2048:
+        if len(profiles) + len(batch) >= batch_docs:
             flush()
-    if batch:
+    if profiles or batch:
         flush()
     return count
 
 
-def query_latency(people: int, queries: int = 60) -> dict:
+class StepTimer:
+    """Wall time per named step, exclusive of the timed steps nested in it (bm25 minus the
+    document loading it calls), per query. Wraps methods on instances, so no code changes."""
+
+    def __init__(self):
+        self.stack: list[list] = []  # [name, start, time spent in nested steps]
+        self.current: dict[str, float] = {}
+        self.queries: list[dict[str, float]] = []
+        self.patched: list[tuple[object, str, object]] = []
+
+    def wrap(self, owner, attribute: str, name: str) -> None:
+        original = getattr(owner, attribute)
+
+        def timed(*args, **kwargs):
+            self.stack.append([name, time.perf_counter(), 0.0])
+            try:
+                return original(*args, **kwargs)
+            finally:
+                _, begun, nested = self.stack.pop()
+                spent = time.perf_counter() - begun
+                self.current[name] = self.current.get(name, 0.0) + spent - nested
+                if self.stack:
+                    self.stack[-1][2] += spent
+
+        self.patched.append((owner, attribute, owner.__dict__.get(attribute, _MISSING)))
+        setattr(owner, attribute, timed)
+
+    def unwrap(self) -> None:
+        for owner, attribute, before in reversed(self.patched):
+            if before is _MISSING:
+                delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, before)
+        self.patched = []
+
+    def query(self, run) -> None:
+        self.current = {}
+        start = time.perf_counter()
+        run()
+        total = time.perf_counter() - start
+        self.current["other (untimed python: explanations, views...)"] = (
+            total - sum(self.current.values()))
+        self.current["total"] = total
+        self.queries.append(self.current)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        names = dict.fromkeys(n for q in self.queries for n in q)
+        out = {}
+        for name in names:
+            values = [q.get(name, 0.0) for q in self.queries]
+            out[name] = {"p50_ms": round(1000 * statistics.median(values), 1),
+                         "p95_ms": round(1000 * percentile(values, 0.95), 1),
+                         "mean_ms": round(1000 * statistics.fmean(values), 1)}
+        return out
+
+
+_MISSING = object()
+
+
+def breakdown(relais, texts: list[str], tags: bool) -> dict:
+    """Where a routing's time goes: each port call the ranking makes, timed."""
+    from chalicelib import matching
+
+    timer = StepTimer()
+    index, routing = relais.index, relais.routing
+    steps = [(routing.embedder, "embed", "embed query"),
+             (index, "bm25", "bm25: evidence_fts query"),
+             (index, "knn", "knn: rest (refresh, lock)"),
+             (getattr(index, "_docs", None), "top", "knn: document matrix scan"),
+             (index, "_load_docs", "load hit documents"),
+             (index, "people", "people: person_fts query"),
+             (getattr(index, "_people", None), "top", "people: topics matrix scan"),
+             (index, "tag_expertise", "tag_expertise"), (index, "activity", "activity"),
+             (routing.profiles, "get_many", "profiles.get_many"),
+             (routing.questions, "open_relay_counts", "open_relay_counts"),
+             (routing.questions, "get_question", "question titles"),
+             (routing.directory, "management_chain", "management chain"),
+             (matching, "score_people", "matching.score_people"),
+             (matching, "apply_policy", "matching.apply_policy")]
+    for owner, attribute, name in steps:
+        if owner is not None and hasattr(owner, attribute):
+            timer.wrap(owner, attribute, name)
+    try:
+        for text in texts:
+            words = [s for s in SUBJECTS if s in text][:3] if tags else []
+            timer.query(lambda: routing.suggest_experts(Draft(text, tags=tuple(words)), "s15", 5))
+    finally:
+        timer.unwrap()
+    return timer.summary()
+
+
+def query_latency(people: int, queries: int = 100, steps: bool = False) -> list[dict]:
+    """Routing latency, then (separately, so neither disturbs the other) embedding the same
+    number of distinct queries alone, back to back: the baseline."""
     with tempfile.TemporaryDirectory() as workdir:
         relais = bootstrap(Settings(data_dir=workdir, db_path=f"{workdir}/perf.db",
                                     token_secret="perf", index_on_write=False))
@@ -79,25 +222,35 @@ def query_latency(people: int, queries: int = 60) -> dict:
         load_seconds = time.time() - started
         rng = random.Random(SEED + 1)
         texts = [f"{q} ({rng.choice(SUBJECTS)} {i})" for i, q in
-                 enumerate(question_pool(queries + 5, rng))]  # distinct: no embedding cache hit
+                 enumerate(question_pool(3 * queries + 5, rng))]  # distinct: no cache hit
         embedder = relais.embedder.inner
         for text in texts[:5]:  # warm up: model load, matrix load, SQLite cache
             relais.routing.suggest_experts(Draft(text), "s15", 5)
         route, embed_only = [], []
-        for text in texts[5:]:
-            start = time.perf_counter()
-            embedder.embed([text + " x"])
-            embed_only.append(time.perf_counter() - start)
+        for text in texts[5:5 + queries]:
             start = time.perf_counter()
             relais.routing.suggest_experts(Draft(text), "s15", 5)
             route.append(time.perf_counter() - start)
-    return {"figure": "query_latency", "people": people, "documents": documents,
-            "p50_ms": round(1000 * statistics.median(route), 1),
+        for text in texts[5:5 + queries]:
+            start = time.perf_counter()
+            embedder.embed([text + " x"])
+            embed_only.append(time.perf_counter() - start)
+        figures = [{
+            "figure": "query_latency", "people": people, "documents": documents,
+            "queries": queries, "p50_ms": round(1000 * statistics.median(route), 1),
             "p95_ms": round(1000 * percentile(route, 0.95), 1),
             "baseline": "embedding the query alone",
             "baseline_p50_ms": round(1000 * statistics.median(embed_only), 1),
+            "baseline_p95_ms": round(1000 * percentile(embed_only, 0.95), 1),
             "ratio_p50": round(statistics.median(route) / statistics.median(embed_only), 2),
-            "load_seconds": round(load_seconds, 1), "seed": SEED}
+            "ratio_p95": round(percentile(route, 0.95) / percentile(embed_only, 0.95), 2),
+            "load_seconds": round(load_seconds, 1), "seed": SEED}]
+        if steps:
+            rest = texts[5 + queries:]
+            for tags, chunk in ((False, rest[:queries]), (True, rest[queries:])):
+                figures.append({"figure": "query_steps", "people": people, "tags": tags,
+                                "queries": len(chunk), "steps": breakdown(relais, chunk, tags)})
+    return figures
 
 
 def indexing_throughput(people: int = 1000) -> dict:
@@ -196,6 +349,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.perf", description=__doc__)
     parser.add_argument("--scales", default="1000,10000,100000")
     parser.add_argument("--skip", default="")
+    parser.add_argument("--steps", action="store_true",
+                        help="also time each step of routing (query_steps figures)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     if "cold" not in skip:
@@ -205,7 +360,8 @@ def main(argv=None) -> int:
         emit(indexing_throughput())
     if "query" not in skip:
         for people in map(int, args.scales.split(",")):
-            emit(query_latency(people))
+            for figure in query_latency(people, steps=args.steps):
+                emit(figure)
     return 0
 
 

@@ -46,8 +46,9 @@ def company(people: int, answers_per_person: float = 3.0, seed: int = 42,
     pool = question_pool(min(distinct_questions, max(50, people)), rng)
     for index in range(people):
         yield ("person", f"s{index}", rng.sample(SUBJECTS, 5))
+    tags_of = {q: [s for s in SUBJECTS if s in q][:3] for q in pool}
     for index in range(int(people * answers_per_person)):
         question = rng.choice(pool)
-        tags = [s for s in SUBJECTS if s in question][:3]
+        tags = list(tags_of[question])
         yield ("answer", f"sa{index}", f"s{rng.randrange(people)}", question,
                " ".join(rng.choices(ANSWER_WORDS, k=25)), tags, rng.random() < 0.3)
