@@ -29,8 +29,8 @@ class Settings:
     max_body_bytes: int = 1_000_000
     hr_sync_max_items: int = 1000
     # Routing policy.
-    recency_half_life_days: float = 180.0  # evidence of expertise fades by half in this time
-    activity_half_life_days: float = 30.0  # "recently active" looks at about a month
+    recency_half_life_days: float = 220.0  # evidence of expertise fades by half in this time
+    activity_half_life_days: float = 36.0  # "recently active" looks at about a month
     relay_count: int = 3
     management_chain_depth: int = 2  # 0 turns the management-chain exclusion off
     open_relay_damping: float = 0.15  # score divided by (1 + damping * open relays)

@@ -35,7 +35,11 @@ class Weights:
     profile: float = 1.0
     topics: float = 1.0
     accepted: float = 1.5  # an accepted answer counts this much more
-    half_life_days: float = 180.0
+    # A declared skill list or bio is a claim, an answer is a proof: one such document counts
+    # this much of an answer of today (unweighted, a skill list close to every question on
+    # its topics crowds out the answers among the top documents).
+    declared: float = 0.1
+    half_life_days: float = 220.0
     bm25_docs: int = 200  # top-K evidence documents by BM25
     knn_questions: int = 100  # top-K distinct similar questions (or profiles) by meaning
     people: int = 200  # top-K people by profile document, and by topics vector
@@ -103,9 +107,10 @@ def recency(created_at: str, now: datetime, half_life_days: float) -> float:
 
 
 def _doc_weight(doc: EvidenceDoc, weights: Weights, now: datetime) -> float:
-    """Answers: accepted ones count more, old ones less. Declared skills and bios are current."""
+    """Answers: accepted ones count more, old ones less. Declared skills and bios are current,
+    and count less than an answer."""
     if doc.kind != "answer":
-        return 1.0
+        return weights.declared
     return (weights.accepted if doc.accepted else 1.0) * recency(doc.created_at, now,
                                                                   weights.half_life_days)
 
