@@ -2,6 +2,7 @@
 fresh Relais through its own services, route each test question live, score the rankings.
 
     python -m bench.routing DATA.jsonl --out RANKINGS.jsonl [--backend embedded|opensearch]
+                            [--slice test|tune] [--first FRACTION]
 
 Prints one JSON line: Relais's metrics, and the BM25 document-vote and popularity baselines
 computed in the same run on the same questions.
@@ -180,10 +181,17 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", choices=["embedded", "opensearch"], default="embedded")
     parser.add_argument("--slice", choices=["test", "tune"], default="test",
                         help="test (the protocol's) or tune (for setting weights)")
+    parser.add_argument("--first", type=float, default=1.0, metavar="FRACTION",
+                        help="only the first FRACTION of the questions (e.g. 0.8): its own test "
+                             "slice is a pseudo-test slice, for choosing a method without "
+                             "looking at the real one")
     args = parser.parse_args(argv)
+    if not 0.0 < args.first <= 1.0:
+        parser.error("--first: a fraction in (0, 1]")
 
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     questions = load_questions(args.data)
+    questions = questions[:int(args.first * len(questions))]
     history, tune, test = split(questions)
     counts = answer_counts(history)
     evaluated = [q for q in (test if args.slice == "test" else tune)
@@ -216,7 +224,7 @@ def main(argv=None) -> int:
         for question in evaluated:
             out.write(json.dumps({"question_id": question["question_id"],
                                   "ranking": ranked[question["question_id"]]}) + "\n")
-    site = Path(args.data).stem
+    site = Path(args.data).stem + (f"@{args.first:g}" if args.first < 1.0 else "")
     report = {
         "protocol": "routing-v1", "site": site, "slice": args.slice, "backend": args.backend,
         "relais": score(ranked, evaluated, population),
