@@ -38,30 +38,9 @@ def percentile(values, q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-class _NewProfileRows:
-    """The connection SQLiteProfileStore._write_row writes through, for profiles known to be
-    new. `_write_row` first deletes the profile's directory-search row; for a new id there is
-    none, but `DELETE FROM profiles_fts WHERE id = ?` scans the whole FTS table (`id` is
-    UNINDEXED there), which makes loading n people O(n^2): 97k took 12 minutes. That delete
-    is skipped; every other statement goes to SQLite unchanged, so the rows are the store's
-    own (tests/unit/test_bench_populate.py compares both paths)."""
-
-    SKIPPED = "DELETE FROM profiles_fts WHERE id = ?"
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def execute(self, sql, params=()):
-        if sql == self.SKIPPED:
-            return None
-        return self.conn.execute(sql, params)
-
-    def executemany(self, sql, rows):
-        return self.conn.executemany(sql, rows)
-
-
 def add_profiles(store, profiles: list[Profile]) -> list[Profile]:
-    """`store.add` for many new profiles in one transaction (see _NewProfileRows)."""
+    """`store.add` for many new profiles in one transaction: the store's own checks and row
+    writer, one commit per batch instead of one per profile."""
     from chalicelib.adapters.sqlite_store import SQLiteProfileStore
     from chalicelib.errors import Conflict
 
@@ -69,13 +48,12 @@ def add_profiles(store, profiles: list[Profile]) -> list[Profile]:
         return [store.add(profile) for profile in profiles]
     stored = []
     with store.db.transaction() as conn:
-        rows = _NewProfileRows(conn)
         for profile in profiles:
             record = profile.replace(version=1)
             if conn.execute("SELECT 1 FROM profiles WHERE id = ?", (profile.id,)).fetchone():
                 raise Conflict(f"profile {profile.id!r} already exists")
             store._check_user_name(conn, record)
-            store._write_row(rows, record)
+            store._write_row(conn, record)
             stored.append(record)
     return stored
 
@@ -186,11 +164,11 @@ def breakdown(relais, texts: list[str], tags: bool) -> dict:
     timer = StepTimer()
     index, routing = relais.index, relais.routing
     steps = [(routing.embedder, "embed", "embed query"),
-             (index, "bm25", "bm25: evidence_fts query"),
+             (index, "bm25", "bm25: evidence documents"),
              (index, "knn", "knn: rest (refresh, lock)"),
              (getattr(index, "_docs", None), "top", "knn: document matrix scan"),
              (index, "_load_docs", "load hit documents"),
-             (index, "people", "people: person_fts query"),
+             (index, "people", "people: profile documents (bm25)"),
              (getattr(index, "_people", None), "top", "people: topics matrix scan"),
              (index, "tag_expertise", "tag_expertise"), (index, "activity", "activity"),
              (routing.profiles, "get_many", "profiles.get_many"),

@@ -1,14 +1,30 @@
-"""SearchIndex in process: BM25 from SQLite FTS5, exact kNN over vectors kept in SQLite.
+"""SearchIndex in process: BM25 as SQLite FTS5 ranks it, exact kNN over vectors kept in SQLite.
 
-Vectors live in SQLite (so a restart or another process sees them) and in one numpy matrix
-in memory, scanned exactly: at 500k documents a scan is tens of milliseconds, bound by
-memory bandwidth, and exact search needs no recall trade-off.
+Everything lives in SQLite, so a restart or another process sees it: the documents with their
+vectors, their FTS5 table (evidence_fts) and, per person, a profile document (all their
+answers as one text, person_fts), kept up to date on every write. What a query reads is also
+held in memory, and loaded again when another process has written:
+
+- the vectors (documents, and people's topics vectors) in numpy matrices, scanned exactly
+  (rows with the same vector, the answers of one question, share one matrix row): a scan is
+  bound by memory bandwidth, and exact search needs no recall trade-off;
+- FTS5's token counts (TermTable; stored per document in evidence_terms): BM25 is computed
+  with numpy as FTS5's bm25() computes it, to the same doubles, over the postings of the
+  query's terms only. FTS5 itself computes bm25() for every row matching any query word, and
+  a common word matches most rows: half a second at 400k documents. FTS5 answers itself
+  where the counts cannot say what it would (a query word it splits into several tokens).
 """
 from __future__ import annotations
 
 import json
+import math
+import re
+import sys
 import threading
+from collections import Counter
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from itertools import chain
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -20,6 +36,8 @@ from .sqlite_db import SQLiteDatabase, dumps
 
 EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
 BM25_WEIGHTS = (1.0, 2.0, 1.0)
+BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants (fts5_aux.c)
+FTS5_TOKENIZE = "porter unicode61 remove_diacritics 2"
 # A profile document is long and mixes many questions: each field is scored on its own (the
 # other fields weighted 0) and the scores added, so a person's many words in one field do not
 # swamp another field's evidence.
@@ -89,6 +107,19 @@ CREATE TABLE IF NOT EXISTS person_profile (
 CREATE VIRTUAL TABLE IF NOT EXISTS person_fts USING fts5(
     text, tags, answer, tokenize = 'porter unicode61 remove_diacritics 2'
 );
+-- The tokens FTS5 indexed for each document, so BM25 is scored in memory (TermTable) without
+-- tokenising every document again on loading: per distinct token its term number (from
+-- evidence_vocab) and its count in each column (POSTING; WIDE_POSTING if `wide`). A row an
+-- older writer changes or removes loses its counts (the triggers), and gets them back on
+-- the next loading.
+CREATE TABLE IF NOT EXISTS evidence_vocab (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS evidence_terms (
+    rid INTEGER PRIMARY KEY, wide INTEGER NOT NULL, terms BLOB NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS evidence_terms_changed AFTER UPDATE OF text, tags, answer
+    ON evidence BEGIN DELETE FROM evidence_terms WHERE rid = NEW.rid; END;
+CREATE TRIGGER IF NOT EXISTS evidence_terms_removed AFTER DELETE
+    ON evidence BEGIN DELETE FROM evidence_terms WHERE rid = OLD.rid; END;
 CREATE TABLE IF NOT EXISTS index_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO index_meta VALUES ('generation', 0);
 """
@@ -105,58 +136,158 @@ sur ta te tes toi ton tu un une vos votre vous c d j l n m y est sont être avoi
 """.split())
 
 
-def match_expression(text: str, max_terms: int = 48) -> str:
-    """Any of the words of `text` (stop-words dropped), each quoted for FTS5."""
+def query_words(text: str, max_terms: int = 48) -> list[str]:
+    """The words of `text` a search looks for: lower-cased, stop-words dropped, once each."""
     words, seen = [], set()
     for word in "".join(c.lower() if c.isalnum() else " " for c in text).split():
         if word in STOPWORDS or word in seen or len(word) < 2:
             continue
         seen.add(word)
-        words.append('"' + word + '"')
+        words.append(word)
         if len(words) >= max_terms:
             break
-    return " OR ".join(words)
+    return words
+
+
+def match_expression(text: str, max_terms: int = 48) -> str:
+    """Any of the words of `text` (stop-words dropped), each quoted for FTS5."""
+    return " OR ".join('"' + word + '"' for word in query_words(text, max_terms))
+
+
+@contextmanager
+def _one_blas_thread():
+    """numpy's BLAS on one thread for a scan: on a few shared cores a second thread does not
+    make a memory-bound matrix-vector product faster, and its worker keeps spinning after
+    the call, stalling what runs next (the embedding, SQLite)."""
+    if _BLAS is None:
+        yield
+        return
+    with _BLAS.limit(limits=1, user_api="blas"):
+        yield
+
+
+try:  # installed with sentence-transformers; the API Lambda does without it
+    from threadpoolctl import ThreadpoolController
+    _BLAS = ThreadpoolController()
+except Exception:  # pragma: no cover - optional
+    _BLAS = None
 
 
 class VectorTable:
-    """Unit vectors in one growing matrix, scanned exactly. Each row has a key (a document
-    or a person) and the code of the person it belongs to, so people can be left out."""
+    """Unit vectors, scanned exactly. Each row has a key (a document or a person) and the
+    code of the person it belongs to, so people can be left out. Rows with the same vector
+    (the answers of one question share their question's vector) share one row of the
+    scanned matrix, so a scan reads each distinct vector once."""
 
     def __init__(self, dimensions: int):
         self.dimensions = dimensions
-        self.matrix = np.zeros((0, dimensions), dtype=np.float32)
+        self.matrix = np.zeros((0, dimensions), dtype=np.float32)  # distinct vectors
+        self.refs = np.zeros(0, dtype=np.int64)  # rows using each distinct vector
+        self.distinct = 0  # distinct vectors in use or free (the scanned part of `matrix`)
+        self.by_hash: dict[int, list[int]] = {}
+        self.free_vectors: list[int] = []
+        self.vector_of = np.zeros(0, dtype=np.int64)  # row -> distinct vector
         self.owners = np.zeros(0, dtype=np.int64)
         self.keys: list[str | None] = []
         self.rows: dict[str, int] = {}
         self.free: list[int] = []
 
+    def load(self, rows: Iterable[tuple[str, int, bytes]]) -> None:
+        """Fill an empty table with rows (key, owner, float32 vector as bytes), keys distinct."""
+        distinct: list[bytes] = []
+        vector_of: list[int] = []
+        owners: list[int] = []
+        for key, owner, data in rows:
+            digest = hash(data)
+            same = self.by_hash.get(digest)
+            number = None
+            if same is not None:
+                for candidate in same:
+                    if distinct[candidate] == data:
+                        number = candidate
+                        break
+            if number is None:
+                number = len(distinct)
+                distinct.append(data)
+                self.by_hash.setdefault(digest, []).append(number)
+            self.rows[key] = len(self.keys)
+            self.keys.append(key)
+            vector_of.append(number)
+            owners.append(owner)
+        self.matrix = np.frombuffer(b"".join(distinct), dtype=np.float32).reshape(
+            len(distinct), self.dimensions).copy()
+        self.vector_of = np.array(vector_of, dtype=np.int64)
+        self.owners = np.array(owners, dtype=np.int64)
+        self.refs = np.bincount(self.vector_of, minlength=len(distinct)).astype(np.int64)
+        self.distinct = len(distinct)
+
+    def _intern(self, vector: np.ndarray) -> int:
+        """The distinct-vector number of `vector`, added if new; counts one more use."""
+        data = vector.tobytes()
+        digest = hash(data)
+        for number in self.by_hash.get(digest, ()):
+            if self.matrix[number].tobytes() == data:
+                self.refs[number] += 1
+                return number
+        if self.free_vectors:
+            number = self.free_vectors.pop()
+        else:
+            number = self.distinct
+            self.distinct += 1
+            if number >= len(self.matrix):
+                grown = max(1024, 2 * len(self.matrix))
+                matrix = np.zeros((grown, self.dimensions), dtype=np.float32)
+                matrix[:len(self.matrix)] = self.matrix
+                refs = np.zeros(grown, dtype=np.int64)
+                refs[:len(self.refs)] = self.refs
+                self.matrix, self.refs = matrix, refs
+        self.matrix[number] = vector
+        self.refs[number] = 1
+        self.by_hash.setdefault(digest, []).append(number)
+        return number
+
+    def _release(self, number: int) -> None:
+        self.refs[number] -= 1
+        if self.refs[number] == 0:
+            digest = hash(self.matrix[number].tobytes())
+            same = self.by_hash[digest]
+            same.remove(number)
+            if not same:
+                del self.by_hash[digest]
+            self.matrix[number] = 0.0
+            self.free_vectors.append(number)
+
     def set(self, key: str, owner: int, vector) -> None:
         if vector is None:
             self.remove(key)
             return
+        vector = np.asarray(vector, dtype=np.float32).reshape(self.dimensions)
         row = self.rows.get(key)
         if row is None:
             if self.free:
                 row = self.free.pop()
             else:
                 row = len(self.keys)
-                if row >= len(self.matrix):
-                    grown = max(1024, 2 * len(self.matrix))
-                    matrix = np.zeros((grown, self.dimensions), dtype=np.float32)
-                    matrix[:len(self.matrix)] = self.matrix
+                if row >= len(self.owners):
+                    grown = max(1024, 2 * len(self.owners))
                     owners = np.full(grown, -1, dtype=np.int64)
                     owners[:len(self.owners)] = self.owners
-                    self.matrix, self.owners = matrix, owners
+                    vector_of = np.zeros(grown, dtype=np.int64)
+                    vector_of[:len(self.vector_of)] = self.vector_of
+                    self.owners, self.vector_of = owners, vector_of
                 self.keys.append(None)
             self.rows[key] = row
             self.keys[row] = key
-        self.matrix[row] = np.asarray(vector, dtype=np.float32)
+        else:
+            self._release(int(self.vector_of[row]))
+        self.vector_of[row] = self._intern(vector)
         self.owners[row] = owner
 
     def remove(self, key: str) -> None:
         row = self.rows.pop(key, None)
         if row is not None:
-            self.matrix[row] = 0.0
+            self._release(int(self.vector_of[row]))
+            self.vector_of[row] = 0
             self.owners[row] = -1
             self.keys[row] = None
             self.free.append(row)
@@ -167,7 +298,9 @@ class VectorTable:
         count = len(self.keys)
         if count == 0 or k <= 0:
             return []
-        scores = self.matrix[:count] @ np.asarray(vector, dtype=np.float32)
+        with _one_blas_thread():
+            distinct = self.matrix[:self.distinct] @ np.asarray(vector, dtype=np.float32)
+        scores = distinct[self.vector_of[:count]]
         owners = self.owners[:count]
         scores[owners < 0] = -np.inf
         if len(excluded_owners):
@@ -178,6 +311,473 @@ class VectorTable:
             np.isfinite(scores))
         ordered = sorted(top.tolist(), key=lambda i: (-scores[i], self.keys[i]))[:k]
         return [(self.keys[i], float(scores[i])) for i in ordered]
+
+
+class Tokenizer:
+    """FTS5's own tokenizer, so that counts kept outside FTS5 are the tokens it indexed: texts
+    go through a scratch contentless FTS5 table (in the connection's temp schema, same
+    tokenizer) and come back through fts5vocab. Whitespace always separates tokens (checked
+    on first use), so each whitespace-separated chunk is tokenised once and cached."""
+
+    CACHE = 500_000  # chunks; the cache starts afresh beyond that
+
+    def __init__(self, db: SQLiteDatabase, tokenize: str):
+        self.db = db
+        self.tokenize = tokenize
+        self.cache: dict[str, tuple[str, ...]] = {}
+        self._ready = False
+
+    def _setup(self) -> None:
+        if self._ready:
+            return
+        with self.db.lock:
+            self.db.conn.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.relais_tokenizer USING fts5("
+                f"chunk, content='', tokenize = '{self.tokenize}')")
+            self.db.conn.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.relais_tokenizer_terms USING"
+                " fts5vocab(temp, relais_tokenizer, instance)")
+        self._ready = True
+        spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+        if any(len(t) != 2 for t in self._tokenize([f"a{s}b" for s in spaces])):
+            raise RuntimeError(f"tokenizer {self.tokenize!r} keeps whitespace in tokens")
+
+    def _tokenize(self, texts: list[str]) -> list[tuple[str, ...]]:
+        """Each text's tokens, in order, as FTS5 indexes them."""
+        found: list[list[tuple[int, str]]] = [[] for _ in texts]
+        with self.db.lock:
+            conn = self.db.conn
+            conn.executemany("INSERT INTO temp.relais_tokenizer (rowid, chunk) VALUES (?, ?)",
+                             list(enumerate(texts)))
+            for doc, offset, term in conn.execute(
+                    "SELECT doc, offset, term FROM temp.relais_tokenizer_terms"):
+                found[doc].append((offset, term))
+            conn.execute("INSERT INTO temp.relais_tokenizer (relais_tokenizer)"
+                         " VALUES ('delete-all')")
+        return [tuple(term for _, term in sorted(tokens)) for tokens in found]
+
+    def chunks(self, chunks: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """The cache, holding (at least) every one of `chunks`."""
+        self._setup()
+        cache = self.cache
+        missing = list({c for c in chunks if c not in cache})
+        if missing:
+            if len(cache) + len(missing) > self.CACHE:
+                self.cache = cache = {}
+            for start in range(0, len(missing), 4096):
+                part = missing[start:start + 4096]
+                cache.update(zip(part, self._tokenize(part)))
+        return cache
+
+    def counts(self, rows: Sequence[Sequence[str]]) -> list[dict[str, list[int]]]:
+        """For each row of column values: {term: [its count in each column]}."""
+        split = [[value.split() for value in row] for row in rows]
+        tokens = self.chunks(chunk for row in split for value in row for chunk in value).get
+        result = []
+        for row in split:
+            terms: dict[str, list[int]] = {}
+            for column, chunks in enumerate(row):
+                for term, count in Counter(chain.from_iterable(map(tokens, chunks))).items():
+                    counts = terms.get(term)
+                    if counts is None:
+                        terms[term] = counts = [0] * len(row)
+                    counts[column] = count
+            result.append(terms)
+        return result
+
+
+# A document's tokens as stored (evidence_terms.terms): per distinct token, its term number
+# (evidence_vocab.id) and its count in each FTS5 column; WIDE where a count passes 65535.
+POSTING = np.dtype([("term", "<i4"), ("counts", "<u2", (3,))])
+WIDE_POSTING = np.dtype([("term", "<i4"), ("counts", "<u4", (3,))])
+
+
+class TermTable:
+    """What bm25() reads of evidence_fts, in memory: per term, the documents holding it and
+    its count in each column, and each document's size in tokens. A query is scored with
+    numpy the way fts5_aux.c scores it (same formula, same operations in the same order:
+    the same doubles), but only over the query's terms' postings, with no SQLite row to
+    visit per match. A person's profile document (person_fts: their answers end to end) is
+    scored from their answers' counts summed (kept per term and person as well).
+
+    Each write of a document takes a new slot; rewritten and removed documents' slots and
+    postings go when the table compacts. Postings written since are kept in chunks, each
+    sorted by term; people whose answers changed since are 'dirty' and summed afresh."""
+
+    def __init__(self, weights: Sequence[float] = BM25_WEIGHTS):
+        self.weights = tuple(float(w) for w in weights)
+        self.columns = len(self.weights)
+        self.version = 0  # changes with every write
+        # Per slot: the document, its person's code, whether it is an answer, its size in
+        # tokens, whether it is live, and its number of postings.
+        self.keys: list[str | None] = []
+        self.slot_of: dict[str, int] = {}
+        self.owner = np.zeros(0, dtype=np.int64)
+        self.answer = np.zeros(0, dtype=bool)
+        self.size = np.zeros(0, dtype=np.int64)
+        self.alive = np.zeros(0, dtype=bool)
+        self.postings_of = np.zeros(0, dtype=np.int64)
+        # Postings: one part sorted by term (term t's are base_*[ptr[t]:ptr[t + 1]], by
+        # slot), then chunks (terms, slots, counts, freq) written since, each sorted by term.
+        # `freq` is FTS5's weighted frequency for `weights` (exact: integer weights).
+        self.ptr = np.zeros(1, dtype=np.int64)
+        self.base_slots = np.zeros(0, dtype=np.int32)
+        self.base_counts = np.zeros((0, self.columns), dtype=np.uint16)
+        self.base_freq = np.zeros(0, dtype=np.float32)
+        self.pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.pending_postings = 0
+        self.dead_postings = 0
+        # Per term and person (answers only), summed, as of the last compaction.
+        self.person_ptr = np.zeros(1, dtype=np.int64)
+        self.person_codes = np.zeros(0, dtype=np.int32)
+        self.person_counts = np.zeros((0, self.columns), dtype=np.uint32)
+        # FTS5's table statistics: rows and tokens of evidence_fts, and of person_fts (one
+        # row per person with answers, their answers' tokens); per person since compaction.
+        self.rows = 0
+        self.tokens = 0
+        self.person_size = np.zeros(0, dtype=np.int64)
+        self.person_docs = np.zeros(0, dtype=np.int64)
+        self.dirty = np.zeros(0, dtype=bool)
+        self.dirty_people = 0
+        self.people_rows = 0
+        self.people_tokens = 0
+        self._cache: dict[str, tuple[int, np.ndarray]] = {}
+        self.last_plan = ""  # how the last query was scored: "pruned" or "full"
+
+    @staticmethod
+    def _grow(array: np.ndarray, size: int, fill=0) -> np.ndarray:
+        if size <= len(array):
+            return array
+        grown = np.full((max(size, 2 * len(array), 1024),) + array.shape[1:], fill,
+                        dtype=array.dtype)
+        grown[:len(array)] = array
+        return grown
+
+    def add(self, docs: Sequence[tuple[str, int, bool, np.ndarray]]) -> None:
+        """Documents as (doc id, person code, is an answer, postings: a POSTING array); one
+        already here is replaced."""
+        if not docs:
+            return
+        for doc_id, *_ in docs:
+            self.remove(doc_id)
+        self._append([doc[0] for doc in docs], np.array([doc[1] for doc in docs]),
+                     np.array([doc[2] for doc in docs], dtype=bool),
+                     np.array([len(doc[3]) for doc in docs], dtype=np.int64),
+                     np.concatenate([doc[3] for doc in docs]))
+        if (self.pending_postings > max(250_000, len(self.base_slots) // 2)
+                or self.dead_postings > max(250_000, len(self.base_slots) // 3)
+                or self.dirty_people > max(2_000, len(self.person_docs) // 10)):
+            self.compact()
+
+    def load(self, keys: list[str], owners: Sequence[int], answers: Sequence[bool],
+             stored: list[bytes]) -> None:
+        """Fill an empty table with documents as stored (evidence_terms.terms, POSTING)."""
+        lengths = np.fromiter(map(len, stored), dtype=np.int64, count=len(stored))
+        self._append(keys, np.asarray(owners, dtype=np.int64), np.asarray(answers, dtype=bool),
+                     lengths // POSTING.itemsize,
+                     np.frombuffer(b"".join(stored), dtype=POSTING))
+        self.compact()
+
+    def _append(self, keys: list[str], owners: np.ndarray, answers: np.ndarray,
+                lengths: np.ndarray, postings: np.ndarray) -> None:
+        """New slots for documents not here, with their postings end to end."""
+        first = len(self.keys)
+        end = first + len(keys)
+        if end == first:
+            return
+        for name in ("owner", "answer", "size", "alive", "postings_of"):
+            setattr(self, name, self._grow(getattr(self, name), end))
+        for name in ("person_size", "person_docs", "dirty"):
+            setattr(self, name, self._grow(getattr(self, name), int(owners.max()) + 1))
+        counts = postings["counts"]
+        slots = np.repeat(np.arange(first, end, dtype=np.int32), lengths)
+        sizes = np.bincount(slots - first, weights=counts.sum(axis=1, dtype=np.int64),
+                            minlength=len(keys)).astype(np.int64)
+        self.keys.extend(keys)
+        self.slot_of.update(zip(keys, range(first, end)))
+        self.owner[first:end], self.answer[first:end], self.size[first:end] = (
+            owners, answers, sizes)
+        self.alive[first:end] = True
+        self.postings_of[first:end] = lengths
+        self.rows += len(keys)
+        self.tokens += int(sizes.sum())
+        self._count_answers(owners[answers], sizes[answers], +1)
+        terms = postings["term"].astype(np.int64)
+        order = np.argsort(terms, kind="stable")  # by term, then slot
+        counts = counts[order]
+        self.pending.append((terms[order], slots[order], counts, self._freq(counts)))
+        self.pending_postings += len(terms)
+        if len(self.pending) > 16:  # one chunk for all, still sorted by term then slot
+            merged = [np.concatenate(part) for part in zip(*self.pending)]
+            order = np.argsort(merged[0], kind="stable")
+            self.pending = [tuple(part[order] for part in merged)]
+        self.version += 1
+
+    def _count_answers(self, owners: np.ndarray, sizes: np.ndarray, sign: int) -> None:
+        """Answers added (+1) or taken away (-1): their people's profile documents change."""
+        if not len(owners):
+            return
+        changed = np.unique(owners)
+        before = int(np.count_nonzero(self.person_docs[changed]))
+        np.add.at(self.person_docs, owners, sign)
+        np.add.at(self.person_size, owners, sign * sizes)
+        self.people_tokens += sign * int(sizes.sum())
+        self.people_rows += int(np.count_nonzero(self.person_docs[changed])) - before
+        self.dirty[changed] = True
+        self.dirty_people = int(np.count_nonzero(self.dirty))
+
+    def remove(self, doc_id: str) -> None:
+        slot = self.slot_of.pop(doc_id, None)
+        if slot is None:
+            return
+        self.alive[slot] = False
+        self.keys[slot] = None
+        self.rows -= 1
+        self.tokens -= int(self.size[slot])
+        self.dead_postings += int(self.postings_of[slot])
+        if self.answer[slot]:
+            self._count_answers(self.owner[slot:slot + 1], self.size[slot:slot + 1], -1)
+        self.version += 1
+
+    def _freq(self, counts: np.ndarray) -> np.ndarray:
+        """FTS5 adds a column's weight for each instance of a term: with integer weights,
+        exactly the counts times the weights, summed (kept as float32: exact too)."""
+        freq = counts[:, 0] * self.weights[0]
+        for column in range(1, self.columns):
+            freq = freq + counts[:, column] * self.weights[column]
+        return freq.astype(np.float32)
+
+    def compact(self) -> None:
+        """Live postings in one part sorted by term; live slots renumbered from 0; the sums
+        per term and person made afresh."""
+        used = len(self.keys)
+        base_terms = np.repeat(np.arange(len(self.ptr) - 1, dtype=np.int64), np.diff(self.ptr))
+        parts = [(base_terms, self.base_slots, self.base_counts, self.base_freq), *self.pending]
+        parts = [part for part in parts if len(part[0])]
+        if parts:
+            terms, slots, counts, freq = (np.concatenate(p) if len(parts) > 1 else p[0]
+                                          for p in zip(*parts))
+        else:
+            terms, slots = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+            counts = np.zeros((0, self.columns), dtype=np.uint16)
+            freq = np.zeros(0, dtype=np.float32)
+        alive = self.alive[:used]
+        keep = alive[slots]
+        if not keep.all():
+            terms, slots, counts, freq = terms[keep], slots[keep], counts[keep], freq[keep]
+        renumber = (np.cumsum(alive) - 1).astype(np.int32)
+        slots = renumber[slots]
+        if len(parts) > 1:  # each part is sorted by term then slot, and parts by slot
+            order = np.argsort(terms, kind="stable")
+            terms, slots, counts, freq = terms[order], slots[order], counts[order], freq[order]
+        live = np.flatnonzero(alive)
+        self.keys = [self.keys[i] for i in live.tolist()]
+        self.slot_of = {key: slot for slot, key in enumerate(self.keys)}
+        for name in ("owner", "answer", "size", "alive", "postings_of"):
+            setattr(self, name, getattr(self, name)[live].copy())
+        term_count = int(terms.max()) + 1 if len(terms) else 0
+        self.ptr = np.concatenate(([0], np.cumsum(np.bincount(terms, minlength=term_count))))
+        self.base_slots, self.base_counts, self.base_freq = slots, counts, freq
+        self.pending, self.pending_postings, self.dead_postings = [], 0, 0
+        # Sums per (term, person) over answers.
+        answers = self.answer[slots]
+        people = len(self.person_docs)
+        keys = terms[answers] * max(people, 1) + self.owner[slots[answers]]
+        order = np.argsort(keys, kind="stable")
+        keys, summed = keys[order], counts[answers][order].astype(np.uint32)
+        starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if len(
+            keys) else np.zeros(0, dtype=np.int64)
+        self.person_counts = (np.add.reduceat(summed, starts, axis=0) if len(starts)
+                              else np.zeros((0, self.columns), dtype=np.uint32))
+        self.person_codes = (keys[starts] % max(people, 1)).astype(np.int32)
+        self.person_ptr = np.concatenate(([0], np.cumsum(np.bincount(
+            keys[starts] // max(people, 1), minlength=term_count))))
+        self.dirty[:] = False
+        self.dirty_people = 0
+        self.version += 1
+
+    def postings(self, term: int | None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The live documents holding `term`, in parts: (slots ascending, counts per column,
+        weighted frequency); no slot is in two parts."""
+        parts = []
+        if term is None:
+            return parts
+        if term < len(self.ptr) - 1:
+            start, stop = self.ptr[term], self.ptr[term + 1]
+            if stop > start:
+                parts.append((self.base_slots[start:stop], self.base_counts[start:stop],
+                              self.base_freq[start:stop]))
+        for terms, slots, counts, freq in self.pending:
+            start, stop = np.searchsorted(terms, [term, term + 1])
+            if stop > start:
+                parts.append((slots[start:stop], counts[start:stop], freq[start:stop]))
+        if self.dead_postings:
+            for i, (slots, counts, freq) in enumerate(parts):
+                live = self.alive[slots]
+                if not live.all():
+                    parts[i] = (slots[live], counts[live], freq[live])
+        return [part for part in parts if len(part[0])]
+
+    def _person_postings(self, term: int | None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The people whose answers hold `term`, in parts: (codes ascending, its count per
+        column in their answers, summed); no person is in two parts."""
+        if term is None:
+            return []
+        codes = np.zeros(0, dtype=np.int32)
+        counts = np.zeros((0, self.columns), dtype=np.uint32)
+        if term < len(self.person_ptr) - 1:
+            start, stop = self.person_ptr[term], self.person_ptr[term + 1]
+            codes, counts = self.person_codes[start:stop], self.person_counts[start:stop]
+        if not self.dirty_people:
+            return [(codes, counts)] if len(codes) else []
+        clean = ~self.dirty[codes]
+        parts = [(codes[clean], counts[clean])]
+        dirty_slots = self._cached("dirty slots", lambda: np.flatnonzero(
+            self.alive & self.answer & self.dirty[self.owner]))
+        held_slots, held_counts = [], []
+        for slots, slot_counts, _ in self.postings(term):
+            at = np.minimum(np.searchsorted(slots, dirty_slots), len(slots) - 1)
+            held = slots[at] == dirty_slots
+            held_slots.append(dirty_slots[held])
+            held_counts.append(slot_counts[at[held]])
+        if held_slots and sum(map(len, held_slots)):
+            owners = self.owner[np.concatenate(held_slots)]
+            dirty_codes, which = np.unique(owners, return_inverse=True)
+            summed = np.zeros((len(dirty_codes), self.columns), dtype=np.uint32)
+            np.add.at(summed, which, np.concatenate(held_counts).astype(np.uint32))
+            parts.append((dirty_codes.astype(np.int32), summed))
+        return [part for part in parts if len(part[0])]
+
+    def _cached(self, name: str, make):
+        hit = self._cache.get(name)
+        if hit is None or hit[0] != self.version:
+            hit = self._cache[name] = (self.version, make())
+        return hit[1]
+
+    @staticmethod
+    def _idf(rows: int, hits: int) -> float:
+        """fts5_aux.c: log((N - nHit + 0.5) / (nHit + 0.5)), where not positive 1e-6."""
+        idf = math.log((rows - hits + 0.5) / (hits + 0.5))
+        return idf if idf > 0.0 else 1e-6
+
+    @staticmethod
+    def _length_norm(size: np.ndarray, avgdl: float) -> np.ndarray:
+        """fts5_aux.c's k1 * (1 - b + b * D / avgdl) (k1 = 1.2, b = 0.75)."""
+        return BM25_K1 * (1 - BM25_B + BM25_B * size.astype(np.float64) / avgdl)
+
+    @staticmethod
+    def _term_score(idf: float, freq: np.ndarray, norm: np.ndarray) -> np.ndarray:
+        """One phrase's part of bm25(), as fts5_aux.c computes it."""
+        return idf * ((freq * (BM25_K1 + 1.0)) / (freq + norm))
+
+    def best_documents(self, terms: Sequence[int | None], k: int,
+                       excluded: Sequence[int], key) -> list[tuple[int, float]]:
+        """The `k` best documents (slot, score) by bm25(evidence_fts, *weights) negated
+        (higher is better) for the phrases `terms` (one term each, None: in no document),
+        people `excluded` left out, ties by key(slot)."""
+        if self.rows <= 0 or k <= 0:
+            return []
+        norm = self._cached("document norms", lambda: self._length_norm(
+            self.size, float(self.tokens) / float(self.rows)))
+        phrases = []
+        for term in terms:
+            parts = [(slots, freq[:, None], (1.0,)) for slots, _, freq in self.postings(term)]
+            hits = sum(len(part[0]) for part in parts)
+            phrases.append((self._idf(self.rows, hits) if hits else 0.0, parts))
+        return self._rank(phrases, 1, len(self.keys), norm, self.owner, k, excluded, key)
+
+    def best_people(self, terms: Sequence[int | None], k: int, excluded: Sequence[int],
+                    key) -> list[tuple[int, float]]:
+        """The `k` best people (code, score) by PROFILE_SCORE negated (higher is better):
+        one bm25(person_fts) per column, weighing only that column (the others add 0.0),
+        added in order."""
+        if self.people_rows <= 0 or k <= 0:
+            return []
+        norm = self._cached("person norms", lambda: self._length_norm(
+            self.person_size, float(self.people_tokens) / float(self.people_rows)))
+        phrases = []
+        for term in terms:
+            parts = [(codes, counts, self.weights) for codes, counts in
+                     self._person_postings(term)]
+            hits = sum(len(part[0]) for part in parts)
+            phrases.append((self._idf(self.people_rows, hits) if hits else 0.0, parts))
+        return self._rank(phrases, self.columns, len(self.person_docs), norm, None, k,
+                          excluded, key)
+
+    def _rank(self, phrases, columns: int, entities: int, norm: np.ndarray, owner, k: int,
+              excluded: Sequence[int], key) -> list[tuple[int, float]]:
+        """The `k` best entities (documents or people) for `phrases`, each (idf, parts of
+        (entity ids ascending, values per column, weight per column)): per column, the sum
+        in phrase order of idf * tf-part, as fts5_aux.c adds them; the columns added in
+        order. Exact: a phrase in more than half of the rows has idf 1e-6 and adds at most
+        1e-6 * (k1 + 1) per column, so the best are first found without such phrases
+        (they are most of the postings of a query), then scored with all of them."""
+
+        def owned(ids: np.ndarray) -> np.ndarray:
+            return ids if owner is None else owner[ids]
+
+        def accumulate(selected) -> np.ndarray:
+            sums = np.zeros((columns, entities))
+            for idf, parts in selected:
+                for ids, values, weights in parts:
+                    entity_norm = norm[ids]
+                    for column in range(columns):
+                        freq = values[:, column].astype(np.float64) * weights[column]
+                        sums[column][ids] += self._term_score(idf, freq, entity_norm)
+            total = sums[0]
+            for column in range(1, columns):
+                total = total + sums[column]
+            return total
+
+        def eligible(candidates: np.ndarray) -> np.ndarray:
+            if len(excluded) and len(candidates):
+                candidates = candidates[~np.isin(owned(candidates), excluded)]
+            return candidates
+
+        common = [p for p in phrases if p[0] == 1e-6 and p[1]]
+        if common:
+            partial = accumulate([p for p in phrases if p[0] != 1e-6])
+            candidates = eligible(np.flatnonzero(partial > 0))
+            if len(candidates) >= k:
+                kth = np.partition(partial[candidates], len(candidates) - k)[
+                    len(candidates) - k]
+                bound = len(common) * columns * 1e-6 * (BM25_K1 + 1.0)
+                floor = kth - bound - 1e-9 * (1.0 + abs(kth))  # and room for rounding
+                if floor > 0:
+                    candidates = candidates[partial[candidates] >= floor]
+                    sums = np.zeros((columns, len(candidates)))
+                    for idf, parts in phrases:
+                        for ids, values, weights in parts:
+                            at = np.minimum(np.searchsorted(ids, candidates), len(ids) - 1)
+                            held = ids[at] == candidates
+                            at = at[held]
+                            entity_norm = norm[candidates[held]]
+                            for column in range(columns):
+                                freq = values[at, column].astype(np.float64) * weights[column]
+                                sums[column][held] += self._term_score(idf, freq, entity_norm)
+                    total = sums[0]
+                    for column in range(1, columns):
+                        total = total + sums[column]
+                    self.last_plan = "pruned"
+                    return _best(candidates, total, k, key)
+        self.last_plan = "full"
+        total = accumulate(phrases)
+        candidates = eligible(np.flatnonzero(total > 0))  # a match adds at least 1e-6 * ...
+        return _best(candidates, total[candidates], k, key)
+
+
+def _best(candidates: np.ndarray, scores: np.ndarray, k: int, key) -> list[tuple[int, float]]:
+    """The `k` best (candidate, score) by score, then by key(candidate) (SQL's ORDER BY
+    rank, id)."""
+    if not len(candidates) or k <= 0:
+        return []
+    if len(candidates) > k:
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        near = scores >= kth
+        candidates, scores = candidates[near], scores[near]
+    ordered = sorted(zip(candidates.tolist(), scores.tolist()),
+                     key=lambda item: (-item[1], key(item[0])))
+    return ordered[:k]
 
 
 class EmbeddedIndex:
@@ -195,14 +795,46 @@ class EmbeddedIndex:
         self._docs = VectorTable(dimensions)  # answer, skills and bio documents
         self._people = VectorTable(dimensions)  # each person's topics vector
         self._person_code: dict[str, int] = {}
+        self._person_ids: list[str] = []
+        # BM25 in memory: evidence_fts's token counts (None: FTS5 answers itself).
+        self._terms: TermTable | None = None
+        self._vocab: dict[str, int] | None = None  # evidence_vocab, term -> number
+        self._tokenizer = Tokenizer(db, FTS5_TOKENIZE)
+        self._in_memory_bm25 = self._fts_tables_as_expected()
         self._backfill_people()
+        self._backfill_terms()
+
+    def _fts_tables_as_expected(self) -> bool:
+        """BM25 is scored in memory only where that gives FTS5's own values: both FTS5 tables
+        as SCHEMA creates them (an index from another version answers from FTS5 itself), and
+        column weights whose running sums are exact."""
+        expected = re.sub(r"\s+", "", f"fts5(text, tags, answer, tokenize = '{FTS5_TOKENIZE}')")
+        for table in ("evidence_fts", "person_fts"):
+            rows = self.db.query("SELECT sql FROM sqlite_master WHERE name = ?", (table,))
+            found = re.sub(r"\s+", "", rows[0]["sql"] if rows else "")
+            if not found.endswith("USING" + expected):
+                return False
+        return all(float(w).is_integer() and 0 <= w < 2 ** 20 for w in BM25_WEIGHTS)
 
     # Writes ------------------------------------------------------------------------------
     def upsert(self, docs: Sequence[EvidenceDoc]) -> None:
         if not docs:
             return
+        try:
+            self._upsert(docs)
+        except BaseException:
+            self._forget()
+            raise
+
+    def _forget(self) -> None:
+        """After a failed write: what is in memory may not be what the tables hold."""
+        self._vocab = None
+        self._generation = -1
+
+    def _upsert(self, docs: Sequence[EvidenceDoc]) -> None:
         with self._lock, self.db.transaction() as conn:
             touched: set[str] = set()
+            written: dict[str, tuple[int, EvidenceDoc]] = {}  # a document twice: the last
             for doc in docs:
                 vector = None
                 if doc.vector is not None:
@@ -231,13 +863,80 @@ class EmbeddedIndex:
                 self._count(conn, rid, +1)
                 if doc.kind == "answer":
                     touched.add(doc.person_id)
+                written.pop(doc.id, None)
+                written[doc.id] = (rid, doc)
+            postings = self._store_terms(conn, [
+                (rid, (doc.text, tags_field(doc.tags), doc.answer))
+                for rid, doc in written.values()]) if self._in_memory_bm25 else []
             topics = self._rebuild_people(conn, touched)
             generation = self._bump(conn)
             if self._generation == generation - 1:
                 for doc in docs:
                     self._docs.set(doc.id, self._code(doc.person_id), doc.vector)
+                if self._terms is not None:
+                    if any(p.dtype != POSTING for p in postings):
+                        self._terms = None
+                    else:
+                        self._terms.add([
+                            (doc.id, self._code(doc.person_id), doc.kind == "answer", p)
+                            for (_, doc), p in zip(written.values(), postings)])
                 self._set_topics(topics)
                 self._generation = generation
+
+    def _store_terms(self, conn, rows: list[tuple[int, tuple[str, str, str]]]) -> list:
+        """Count the tokens of documents (rowid, FTS5 column values) and store them in
+        evidence_terms; their POSTING (or WIDE_POSTING) arrays."""
+        counted = self._tokenizer.counts([values for _, values in rows])
+        vocab = self._vocabulary(conn, {term for terms in counted for term in terms})
+        postings, stored = [], []
+        for (rid, _), terms in zip(rows, counted):
+            entries = [(vocab[term], counts) for term, counts in terms.items()]
+            wide = any(c > 0xFFFF for _, counts in entries for c in counts)
+            array = np.array(entries, dtype=WIDE_POSTING if wide else POSTING)
+            postings.append(array)
+            stored.append((rid, int(wide), array.tobytes()))
+        conn.executemany("INSERT OR REPLACE INTO evidence_terms (rid, wide, terms)"
+                         " VALUES (?, ?, ?)", stored)
+        return postings
+
+    def _vocabulary(self, conn, terms: set[str]) -> dict[str, int]:
+        """evidence_vocab's numbers of `terms`, new ones added (in a write transaction)."""
+        if self._vocab is None:
+            self._vocab = dict(conn.execute("SELECT term, id FROM evidence_vocab").fetchall())
+        missing = sorted(t for t in terms if t not in self._vocab)
+        for start in range(0, len(missing), 500):  # another process may have added them
+            part = missing[start:start + 500]
+            self._vocab.update(conn.execute(
+                f"SELECT term, id FROM evidence_vocab WHERE term IN ({','.join('?' * len(part))})",
+                part).fetchall())
+        for term in missing:
+            if term not in self._vocab:
+                self._vocab[term] = conn.execute(
+                    "INSERT INTO evidence_vocab (term) VALUES (?)", (term,)).lastrowid
+        return self._vocab
+
+    def _backfill_terms(self) -> None:
+        """Documents without stored token counts (written by an older version) get them."""
+        if not self._in_memory_bm25:
+            return
+        counts = self.db.query("SELECT (SELECT count(*) FROM evidence) AS docs,"
+                               " (SELECT count(*) FROM evidence_terms) AS counted")[0]
+        if counts["docs"] == counts["counted"]:
+            return
+        try:
+            while True:
+                with self.db.transaction() as conn:
+                    rows = conn.execute(
+                        "SELECT e.rid, f.text, f.tags, f.answer FROM evidence e"
+                        " JOIN evidence_fts f ON f.rowid = e.rid WHERE NOT EXISTS"
+                        " (SELECT 1 FROM evidence_terms t WHERE t.rid = e.rid) LIMIT 4096"
+                    ).fetchall()
+                    if not rows:
+                        break
+                    self._store_terms(conn, [(r[0], tuple(r[1:])) for r in rows])
+        except BaseException:
+            self._vocab = None
+            raise
 
     def _count(self, conn, rid: int, sign: int) -> None:
         """Add (or take back) an answer's weight to its author's activity, tag expertise and
@@ -319,6 +1018,13 @@ class EmbeddedIndex:
     def delete(self, doc_ids: Sequence[str]) -> None:
         if not doc_ids:
             return
+        try:
+            self._delete(doc_ids)
+        except BaseException:
+            self._forget()
+            raise
+
+    def _delete(self, doc_ids: Sequence[str]) -> None:
         with self._lock, self.db.transaction() as conn:
             touched: set[str] = set()
             for doc_id in doc_ids:
@@ -335,6 +1041,8 @@ class EmbeddedIndex:
             if self._generation == generation - 1:
                 for doc_id in doc_ids:
                     self._docs.remove(doc_id)
+                    if self._terms is not None:
+                        self._terms.remove(doc_id)
                 self._set_topics(topics)
                 self._generation = generation
 
@@ -355,7 +1063,11 @@ class EmbeddedIndex:
 
     # The in-memory matrices --------------------------------------------------------------
     def _code(self, person_id: str) -> int:
-        return self._person_code.setdefault(person_id, len(self._person_code))
+        code = self._person_code.get(person_id)
+        if code is None:
+            code = self._person_code[person_id] = len(self._person_ids)
+            self._person_ids.append(person_id)
+        return code
 
     def _set_topics(self, topics: dict[str, np.ndarray | None]) -> None:
         for person, vector in topics.items():
@@ -365,19 +1077,52 @@ class EmbeddedIndex:
         return [self._person_code[p] for p in people if p in self._person_code]
 
     def _refresh(self) -> None:
-        """Reload the matrices when another process (a reindex) changed the tables."""
+        """Reload what is in memory when another process (a reindex) changed the tables."""
         generation = self.db.query(
             "SELECT value FROM index_meta WHERE key = 'generation'")[0]["value"]
         if generation == self._generation:
             return
-        self._docs, self._people = VectorTable(self.dimensions), VectorTable(self.dimensions)
-        for row in self.db.query(
-                "SELECT doc_id, person_id, vector FROM evidence WHERE vector IS NOT NULL"):
-            self._docs.set(row["doc_id"], self._code(row["person_id"]),
-                           np.frombuffer(row["vector"], dtype=np.float32))
+        self._backfill_terms()
+        self._vocab = dict((r[0], r[1]) for r in self.db.query(
+            "SELECT term, id FROM evidence_vocab"))
+        keys, owners, answers, postings = [], [], [], []
+        counted = self._in_memory_bm25
+
+        def documents():
+            nonlocal counted
+            last = -1
+            while True:
+                rows = self.db.query(
+                    "SELECT e.rid, e.doc_id, e.person_id, e.kind, e.vector, t.wide, t.terms"
+                    " FROM evidence e LEFT JOIN evidence_terms t ON t.rid = e.rid"
+                    " WHERE e.rid > ? ORDER BY e.rid LIMIT 8192", (last,))
+                if not rows:
+                    return
+                last = rows[-1][0]
+                for _, doc_id, person_id, kind, vector, wide, terms in rows:
+                    code = self._code(person_id)
+                    if vector is not None:
+                        yield doc_id, code, vector
+                    if counted:
+                        if terms is None or wide:  # written meanwhile, or counts past uint16
+                            counted = False
+                            continue
+                        keys.append(doc_id)
+                        owners.append(code)
+                        answers.append(kind == "answer")
+                        postings.append(terms)
+
+        self._docs = VectorTable(self.dimensions)
+        self._docs.load(documents())
+        self._people = VectorTable(self.dimensions)
         for row in self.db.query("SELECT person_id, topics FROM person_profile"):
             self._people.set(row["person_id"], self._code(row["person_id"]),
                              unit(np.frombuffer(row["topics"], dtype=np.float64)))
+        self._terms = None
+        if counted:
+            table = TermTable()
+            table.load(keys, owners, answers, postings)
+            self._terms = table
         self._generation = generation
 
     # Reads -------------------------------------------------------------------------------
@@ -407,20 +1152,53 @@ class EmbeddedIndex:
         return [Hit(docs[doc_id], score) for doc_id, score in scored if doc_id in docs]
 
     @staticmethod
-    def _expression(text: str, tags: Sequence[str]) -> str:
+    def _phrases(text: str, tags: Sequence[str]) -> list[str]:
+        """The phrases of the FTS5 query, in order: the words of `text`, then `tags` as
+        whole tokens."""
+        return [*query_words(text), *(tag_token(t) for t in tags if tag_token(t) != "tag")]
+
+    @classmethod
+    def _expression(cls, text: str, tags: Sequence[str]) -> str:
         """The FTS5 query: any word of `text`, or any of `tags` as a whole token."""
-        expression = match_expression(text)
-        tag_terms = " OR ".join('"' + tag_token(t) + '"' for t in tags if tag_token(t) != "tag")
-        if tag_terms:
-            expression = f"{expression} OR {tag_terms}" if expression else tag_terms
-        return expression
+        return " OR ".join('"' + phrase + '"' for phrase in cls._phrases(text, tags))
+
+    def _phrase_terms(self, phrases: list[str]) -> list[int | None] | None:
+        """Each phrase's term in the TermTable (None: in no document), or None when BM25
+        must come from FTS5 itself: a phrase that is not exactly one token (FTS5 would
+        match its tokens side by side), or counts the table cannot hold. Call under the
+        lock, refreshed."""
+        if self._terms is None or self._vocab is None:
+            return None
+        tokens = self._tokenizer.chunks(phrases)
+        terms = []
+        for phrase in phrases:
+            if len(tokens[phrase]) != 1:
+                return None
+            terms.append(self._vocab.get(tokens[phrase][0]))
+        return terms
 
     def bm25(self, text: str, k: int, exclude_people: Iterable[str] = (),
              tags: Sequence[str] = ()) -> list[Hit]:
-        expression = self._expression(text, tags)
-        if not expression or k <= 0:
+        """BM25 over the documents, exactly as bm25(evidence_fts, BM25_WEIGHTS) ranks them
+        (`_bm25_fts`), computed in memory from the same token counts: FTS5 computes bm25()
+        for every matching row, and a common word matches most of them."""
+        phrases = self._phrases(text, tags)
+        if not phrases or k <= 0:
             return []
         excluded = list(dict.fromkeys(exclude_people))
+        with self._lock:
+            self._refresh()
+            terms = self._phrase_terms(phrases)
+            if terms is not None:
+                keys = self._terms.keys
+                scored = [(keys[slot], score) for slot, score in self._terms.best_documents(
+                    terms, k, self._excluded_codes(excluded), keys.__getitem__)]
+        if terms is not None:
+            return self._load_docs(scored)
+        return self._bm25_fts(self._expression(text, tags), k, excluded)
+
+    def _bm25_fts(self, expression: str, k: int, excluded: list[str]) -> list[Hit]:
+        """BM25 from FTS5 itself (the reference the in-memory scoring reproduces)."""
         clause = ""
         if excluded:
             clause = f" AND e.person_id NOT IN ({','.join('?' * len(excluded))})"
@@ -499,18 +1277,33 @@ class EmbeddedIndex:
 
     def people(self, text: str, vector, k: int, exclude_people: Iterable[str] = (),
                tags: Sequence[str] = ()) -> PersonMatches:
+        """The best people by their topics vector, and by their profile document: its
+        PROFILE_SCORE as person_fts gives it (`_profiles_fts`), computed in memory from
+        their answers' token counts (a profile document is their answers end to end)."""
         excluded = list(dict.fromkeys(exclude_people))
+        phrases = self._phrases(text, tags)
+        profile = None
         with self._lock:
             self._refresh()
             topics = {person: score for person, score in
                       self._people.top(vector, k, self._excluded_codes(excluded)) if score > 0}
-        expression = self._expression(text, tags)
-        if not expression or k <= 0:
-            return PersonMatches({}, topics)
+            if not phrases or k <= 0:
+                return PersonMatches({}, topics)
+            terms = self._phrase_terms(phrases)
+            if terms is not None:
+                ids = self._person_ids
+                profile = {ids[code]: score for code, score in self._terms.best_people(
+                    terms, k, self._excluded_codes(excluded), ids.__getitem__)}
+        if profile is None:
+            profile = self._profiles_fts(self._expression(text, tags), k, excluded)
+        return PersonMatches(profile, topics)
+
+    def _profiles_fts(self, expression: str, k: int, excluded: list[str]) -> dict[str, float]:
+        """PROFILE_SCORE from FTS5 itself (the reference the in-memory scoring reproduces)."""
         clause = f" AND p.person_id NOT IN ({','.join('?' * len(excluded))})" if excluded else ""
         rows = self.db.query(
             f"SELECT p.person_id AS person_id, {PROFILE_SCORE} AS rank FROM person_fts"
             f" JOIN person_profile p ON p.rid = person_fts.rowid"
             f" WHERE person_fts MATCH ?{clause} ORDER BY rank, p.person_id LIMIT ?",
             [expression, *excluded, k])
-        return PersonMatches({r["person_id"]: -r["rank"] for r in rows}, topics)
+        return {r["person_id"]: -r["rank"] for r in rows}

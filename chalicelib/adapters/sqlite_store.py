@@ -1,10 +1,11 @@
 """ProfileStore and QuestionStore on SQLite (the embedded profile)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Iterable, Sequence
 
-from ..domain import OPEN_RELAY_STATES, Answer, Profile, Question, Relay, normalize_skill
+from ..domain import OPEN_RELAY_STATES, Answer, Profile, Question, Record, Relay, normalize_skill
 from ..errors import Conflict, NotFound
 from ..ports import Page
 from .sqlite_db import SQLiteDatabase, decode_cursor, dumps, encode_cursor, fts_query
@@ -31,10 +32,14 @@ CREATE TABLE IF NOT EXISTS profile_skills (
     PRIMARY KEY (profile_id, skill_key)
 );
 CREATE INDEX IF NOT EXISTS profile_skills_key ON profile_skills(skill_key);
-CREATE VIRTUAL TABLE IF NOT EXISTS profiles_fts USING fts5(
-    id UNINDEXED, name, skills, text, tokenize = 'unicode61 remove_diacritics 2'
-);
 """
+# Directory search, keyed by profiles.rowid (which a write keeps): replacing a profile's row
+# is a lookup, not a scan. (Databases from before keyed it by an UNINDEXED id column:
+# SQLiteProfileStore rebuilds it once.)
+PROFILE_SEARCH_TABLE = """CREATE VIRTUAL TABLE IF NOT EXISTS profiles_fts USING fts5(
+    name, skills, text, tokenize = 'unicode61 remove_diacritics 2'
+)"""
+PROFILE_SCHEMA += PROFILE_SEARCH_TABLE + ";\n"
 
 QUESTION_SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
@@ -94,16 +99,48 @@ def _page(rows: list, offset: int, limit: int, total: int | None = None) -> Page
                 total=total)
 
 
+# Profile.from_dict without listing the dataclass's fields on every call (get_many loads a
+# thousand profiles per routing).
+_PROFILE_FIELDS = frozenset(f.name for f in dataclasses.fields(Profile))
+assert Profile.from_dict.__func__ is Record.from_dict.__func__
+
+
+def _profile(data: dict) -> Profile:
+    return Profile(**{k: v for k, v in data.items() if k in _PROFILE_FIELDS})
+
+
+def _search_fields(profile: Profile) -> tuple[str, str, str]:
+    """What directory search reads of a profile: name, skills, free text."""
+    return (profile.name, " ; ".join(profile.skills),
+            " ".join([profile.bio, profile.department, profile.site]))
+
+
 class SQLiteProfileStore:
     """ProfileStore on SQLite; directory search uses an FTS5 table kept in step."""
 
     def __init__(self, db: SQLiteDatabase):
         self.db = db
         db.executescript(PROFILE_SCHEMA)
+        self._migrate_search()
+
+    def _migrate_search(self) -> None:
+        """A profiles_fts keyed by an UNINDEXED id column (each write scanned it to delete
+        the old row) becomes one keyed by profiles.rowid, rebuilt from the profiles."""
+        with self.db.transaction() as conn:
+            columns = [r[1] for r in conn.execute("PRAGMA table_info(profiles_fts)")]
+            if "id" not in columns:
+                return
+            conn.execute("DROP TABLE profiles_fts")
+            conn.execute(PROFILE_SEARCH_TABLE)
+            for row in conn.execute("SELECT rowid, data FROM profiles WHERE active = 1"
+                                    " AND deleted = 0 ORDER BY rowid").fetchall():
+                conn.execute("INSERT INTO profiles_fts (rowid, name, skills, text)"
+                             " VALUES (?, ?, ?, ?)",
+                             (row[0], *_search_fields(_profile(json.loads(row[1])))))
 
     @staticmethod
     def _load(row) -> Profile:
-        return Profile.from_dict(json.loads(row["data"]))
+        return _profile(json.loads(row["data"]))
 
     def get(self, profile_id: str) -> Profile | None:
         rows = self.db.query("SELECT data FROM profiles WHERE id = ?", (profile_id,))
@@ -132,20 +169,26 @@ class SQLiteProfileStore:
         return None
 
     def _write_row(self, conn, profile: Profile) -> None:
+        # An upsert, not INSERT OR REPLACE: the row keeps its rowid, which keys profiles_fts.
         conn.execute(
-            "INSERT OR REPLACE INTO profiles (id, data, version, active, deleted, department,"
-            " user_name, email, external_id) VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO profiles (id, data, version, active, deleted, department,"
+            " user_name, email, external_id) VALUES (?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(id) DO UPDATE SET data = excluded.data, version = excluded.version,"
+            " active = excluded.active, deleted = excluded.deleted,"
+            " department = excluded.department, user_name = excluded.user_name,"
+            " email = excluded.email, external_id = excluded.external_id",
             (profile.id, dumps(profile.to_dict()), profile.version, int(profile.active),
              int(profile.deleted), profile.department, profile.user_name, profile.email.lower(),
              profile.external_id))
+        rowid = conn.execute("SELECT rowid FROM profiles WHERE id = ?",
+                             (profile.id,)).fetchone()[0]
         conn.execute("DELETE FROM profile_skills WHERE profile_id = ?", (profile.id,))
         conn.executemany("INSERT OR IGNORE INTO profile_skills VALUES (?, ?)",
                          [(profile.id, normalize_skill(s)) for s in profile.skills])
-        conn.execute("DELETE FROM profiles_fts WHERE id = ?", (profile.id,))
+        conn.execute("DELETE FROM profiles_fts WHERE rowid = ?", (rowid,))
         if profile.active and not profile.deleted:
-            conn.execute("INSERT INTO profiles_fts (id, name, skills, text) VALUES (?,?,?,?)",
-                         (profile.id, profile.name, " ; ".join(profile.skills),
-                          " ".join([profile.bio, profile.department, profile.site])))
+            conn.execute("INSERT INTO profiles_fts (rowid, name, skills, text) VALUES (?,?,?,?)",
+                         (rowid, *_search_fields(profile)))
 
     def _check_user_name(self, conn, profile: Profile) -> None:
         if profile.user_name and not profile.deleted:
@@ -199,11 +242,11 @@ class SQLiteProfileStore:
         order = "p.id"
         match = fts_query(text)
         if match:
-            joins.append("JOIN profiles_fts f ON f.id = p.id")
+            joins.append("JOIN profiles_fts f ON f.rowid = p.rowid")
             # Name and skills weigh more than free text.
             where.append("profiles_fts MATCH ?")
             params.append(match)
-            order = "bm25(profiles_fts, 0, 4.0, 3.0, 1.0), p.id"
+            order = "bm25(profiles_fts, 4.0, 3.0, 1.0), p.id"
         if skill:
             joins.append("JOIN profile_skills s ON s.profile_id = p.id AND s.skill_key = ?")
             params.insert(0, normalize_skill(skill))
