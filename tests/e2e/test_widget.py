@@ -254,7 +254,9 @@ def test_ask_relay_answer_accept(server, open_widget, shots):
     experts = asker.locator("relais-ask li.expert")
     assert experts.count() >= 1
     assert experts.first.locator("ul.why li").count() >= 1  # each suggestion says why
-    assert "Python" in asker.locator("relais-ask ul.experts .chip.match").all_inner_texts()
+    # a declared skill ("Python") or a tag the expert answers on ("python") is named
+    matched = asker.locator("relais-ask ul.experts .chip.match").all_inner_texts()
+    assert "python" in [m.lower() for m in matched]
     similar = asker.locator("relais-ask ul.similar")
     assert "How do I profile a slow Python service in production?" in similar.inner_text()
     asker.screenshot(path=shots / "ask-suggestions.png", full_page=True)
