@@ -16,10 +16,10 @@ held in memory, and loaded again when another process has written:
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
-import sys
 import threading
 from collections import Counter
 from contextlib import contextmanager
@@ -44,6 +44,10 @@ FTS5_TOKENIZE = "porter unicode61 remove_diacritics 2"
 PROFILE_SCORE = " + ".join(
     "bm25(person_fts, " + ", ".join(str(w if i == j else 0.0) for j in range(3)) + ")"
     for i, w in enumerate(BM25_WEIGHTS))
+# _load_docs sets exactly these fields; EvidenceDoc must not gain any it would leave unset.
+assert [f.name for f in dataclasses.fields(EvidenceDoc)] == [
+    "id", "person_id", "kind", "text", "tags", "answer", "question_id", "accepted", "score",
+    "created_at", "vector"] and not hasattr(EvidenceDoc, "__post_init__")
 DOC_COLUMNS = "doc_id, person_id, kind, question_id, accepted, score, created_at, tags, text, answer"  # question text, tags (whole tokens), answer text
 
 
@@ -109,17 +113,16 @@ CREATE VIRTUAL TABLE IF NOT EXISTS person_fts USING fts5(
 );
 -- The tokens FTS5 indexed for each document, so BM25 is scored in memory (TermTable) without
 -- tokenising every document again on loading: per distinct token its term number (from
--- evidence_vocab) and its count in each column (POSTING; WIDE_POSTING if `wide`). A row an
--- older writer changes or removes loses its counts (the triggers), and gets them back on
--- the next loading.
+-- evidence_vocab) and its count in each column (POSTING; WIDE_POSTING if `wide`).
+-- index_meta's 'counted' is the generation they are known to match: every write bumps
+-- both, so after a write by a version that does not keep them (it bumps 'generation'
+-- only), or with no 'counted' yet, the next loading counts every document again.
 CREATE TABLE IF NOT EXISTS evidence_vocab (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS evidence_terms (
     rid INTEGER PRIMARY KEY, wide INTEGER NOT NULL, terms BLOB NOT NULL
 );
-CREATE TRIGGER IF NOT EXISTS evidence_terms_changed AFTER UPDATE OF text, tags, answer
-    ON evidence BEGIN DELETE FROM evidence_terms WHERE rid = NEW.rid; END;
-CREATE TRIGGER IF NOT EXISTS evidence_terms_removed AFTER DELETE
-    ON evidence BEGIN DELETE FROM evidence_terms WHERE rid = OLD.rid; END;
+DROP TRIGGER IF EXISTS evidence_terms_changed;  -- 'counted' instead (triggers slowed updates)
+DROP TRIGGER IF EXISTS evidence_terms_removed;
 CREATE TABLE IF NOT EXISTS index_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO index_meta VALUES ('generation', 0);
 """
@@ -188,9 +191,17 @@ class VectorTable:
         self.free_vectors: list[int] = []
         self.vector_of = np.zeros(0, dtype=np.int64)  # row -> distinct vector
         self.owners = np.zeros(0, dtype=np.int64)
+        self.owned = np.zeros(0, dtype=np.int64)  # live rows per owner
         self.keys: list[str | None] = []
         self.rows: dict[str, int] = {}
         self.free: list[int] = []
+
+    def _own(self, owner: int, sign: int) -> None:
+        if owner >= len(self.owned):
+            grown = np.zeros(max(owner + 1, 2 * len(self.owned), 1024), dtype=np.int64)
+            grown[:len(self.owned)] = self.owned
+            self.owned = grown
+        self.owned[owner] += sign
 
     def load(self, rows: Iterable[tuple[str, int, bytes]]) -> None:
         """Fill an empty table with rows (key, owner, float32 vector as bytes), keys distinct."""
@@ -218,6 +229,8 @@ class VectorTable:
             len(distinct), self.dimensions).copy()
         self.vector_of = np.array(vector_of, dtype=np.int64)
         self.owners = np.array(owners, dtype=np.int64)
+        self.owned = np.bincount(self.owners, minlength=1024) if owners else np.zeros(
+            1024, dtype=np.int64)
         self.refs = np.bincount(self.vector_of, minlength=len(distinct)).astype(np.int64)
         self.distinct = len(distinct)
 
@@ -280,13 +293,16 @@ class VectorTable:
             self.keys[row] = key
         else:
             self._release(int(self.vector_of[row]))
+            self._own(int(self.owners[row]), -1)
         self.vector_of[row] = self._intern(vector)
         self.owners[row] = owner
+        self._own(owner, +1)
 
     def remove(self, key: str) -> None:
         row = self.rows.pop(key, None)
         if row is not None:
             self._release(int(self.vector_of[row]))
+            self._own(int(self.owners[row]), -1)
             self.vector_of[row] = 0
             self.owners[row] = -1
             self.keys[row] = None
@@ -300,17 +316,39 @@ class VectorTable:
             return []
         with _one_blas_thread():
             distinct = self.matrix[:self.distinct] @ np.asarray(vector, dtype=np.float32)
-        scores = distinct[self.vector_of[:count]]
-        owners = self.owners[:count]
-        scores[owners < 0] = -np.inf
-        if len(excluded_owners):
-            scores[np.isin(owners, excluded_owners)] = -np.inf
-        k = min(k, count)
-        kth = np.partition(scores, count - k)[count - k]
-        top = np.flatnonzero(scores >= kth) if np.isfinite(kth) else np.flatnonzero(
-            np.isfinite(scores))
-        ordered = sorted(top.tolist(), key=lambda i: (-scores[i], self.keys[i]))[:k]
-        return [(self.keys[i], float(scores[i])) for i in ordered]
+        distinct[self.refs[:self.distinct] == 0] = -np.inf  # free
+        # The best `wanted` distinct vectors hold at least k rows of people not excluded
+        # (each has a row; excluded people have `skipped` rows): the k best rows are among
+        # the rows of vectors scoring at least the wanted-th best.
+        excluded = np.asarray([o for o in excluded_owners if 0 <= o < len(self.owned)],
+                              dtype=np.int64)
+        skipped = int(self.owned[excluded].sum()) if len(excluded) else 0
+        wanted = k + skipped
+        if wanted < self.distinct:
+            floor = np.partition(distinct, self.distinct - wanted)[self.distinct - wanted]
+            rows = np.flatnonzero((distinct >= floor)[self.vector_of[:count]])
+        else:
+            rows = np.arange(count)
+        owners = self.owners[rows]
+        keep = owners >= 0
+        if len(excluded):
+            keep &= ~np.isin(owners, excluded)
+        rows = rows[keep]
+        scores = distinct[self.vector_of[rows]]
+        keep = np.isfinite(scores)
+        rows, scores = rows[keep], scores[keep]
+        if len(rows) > k:
+            kth = np.partition(scores, len(rows) - k)[len(rows) - k]
+            near = scores >= kth
+            rows, scores = rows[near], scores[near]
+        ordered = sorted(zip(rows.tolist(), scores.tolist()),
+                         key=lambda item: (-item[1], self.keys[item[0]]))[:k]
+        return [(self.keys[row], score) for row, score in ordered]
+
+
+# What str.split() splits at (every c with c.isspace(); a test checks the list).
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
+              "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
 
 class Tokenizer:
@@ -338,8 +376,7 @@ class Tokenizer:
                 "CREATE VIRTUAL TABLE IF NOT EXISTS temp.relais_tokenizer_terms USING"
                 " fts5vocab(temp, relais_tokenizer, instance)")
         self._ready = True
-        spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
-        if any(len(t) != 2 for t in self._tokenize([f"a{s}b" for s in spaces])):
+        if any(len(t) != 2 for t in self._tokenize([f"a{s}b" for s in WHITESPACE])):
             raise RuntimeError(f"tokenizer {self.tokenize!r} keeps whitespace in tokens")
 
     def _tokenize(self, texts: list[str]) -> list[tuple[str, ...]]:
@@ -369,21 +406,12 @@ class Tokenizer:
                 cache.update(zip(part, self._tokenize(part)))
         return cache
 
-    def counts(self, rows: Sequence[Sequence[str]]) -> list[dict[str, list[int]]]:
-        """For each row of column values: {term: [its count in each column]}."""
+    def counts(self, rows: Sequence[Sequence[str]]) -> list[list[tuple[str, int]]]:
+        """For each row of column values, and each column: [(term, its count there)]."""
         split = [[value.split() for value in row] for row in rows]
         tokens = self.chunks(chunk for row in split for value in row for chunk in value).get
-        result = []
-        for row in split:
-            terms: dict[str, list[int]] = {}
-            for column, chunks in enumerate(row):
-                for term, count in Counter(chain.from_iterable(map(tokens, chunks))).items():
-                    counts = terms.get(term)
-                    if counts is None:
-                        terms[term] = counts = [0] * len(row)
-                    counts[column] = count
-            result.append(terms)
-        return result
+        return [[list(Counter(chain.from_iterable(map(tokens, chunks))).items())
+                 for chunks in row] for row in split]
 
 
 # A document's tokens as stored (evidence_terms.terms): per distinct token, its term number
@@ -666,9 +694,19 @@ class TermTable:
         return BM25_K1 * (1 - BM25_B + BM25_B * size.astype(np.float64) / avgdl)
 
     @staticmethod
-    def _term_score(idf: float, freq: np.ndarray, norm: np.ndarray) -> np.ndarray:
-        """One phrase's part of bm25(), as fts5_aux.c computes it."""
-        return idf * ((freq * (BM25_K1 + 1.0)) / (freq + norm))
+    def _term_score(idf: float, values: np.ndarray, weight: float,
+                    norm: np.ndarray) -> np.ndarray:
+        """One phrase's part of bm25() in one column, as fts5_aux.c computes it:
+        idf * ((f * (k1 + 1)) / (f + norm)), f the term's count there times the column's
+        weight (a double; in place, the same operations)."""
+        freq = values.astype(np.float64)
+        if weight != 1.0:
+            freq *= weight
+        score = freq * (BM25_K1 + 1.0)
+        freq += norm
+        score /= freq
+        score *= idf
+        return score
 
     def best_documents(self, terms: Sequence[int | None], k: int,
                        excluded: Sequence[int], key) -> list[tuple[int, float]]:
@@ -722,8 +760,10 @@ class TermTable:
                 for ids, values, weights in parts:
                     entity_norm = norm[ids]
                     for column in range(columns):
-                        freq = values[:, column].astype(np.float64) * weights[column]
-                        sums[column][ids] += self._term_score(idf, freq, entity_norm)
+                        if columns > 1 and not values[:, column].any():
+                            continue  # would add 0.0 everywhere
+                        sums[column][ids] += self._term_score(
+                            idf, values[:, column], weights[column], entity_norm)
             total = sums[0]
             for column in range(1, columns):
                 total = total + sums[column]
@@ -753,8 +793,8 @@ class TermTable:
                             at = at[held]
                             entity_norm = norm[candidates[held]]
                             for column in range(columns):
-                                freq = values[at, column].astype(np.float64) * weights[column]
-                                sums[column][held] += self._term_score(idf, freq, entity_norm)
+                                sums[column][held] += self._term_score(
+                                    idf, values[at, column], weights[column], entity_norm)
                     total = sums[0]
                     for column in range(1, columns):
                         total = total + sums[column]
@@ -799,10 +839,17 @@ class EmbeddedIndex:
         # BM25 in memory: evidence_fts's token counts (None: FTS5 answers itself).
         self._terms: TermTable | None = None
         self._vocab: dict[str, int] | None = None  # evidence_vocab, term -> number
+        self._profiles: dict[str, list] = {}  # person_profile rows being written
+        self._new_terms: list[str] = []  # evidence_vocab rows being written
+        self._activity: dict[str, float] = {}  # person_activity
+        self._tags_cache: dict[str, tuple[str, ...]] = {}  # evidence.tags, parsed
         self._tokenizer = Tokenizer(db, FTS5_TOKENIZE)
+        self._tag_fields: dict[str, str] = {}
+        with db.lock:
+            db.conn.create_function("relais_tags_field", 1, self._tags_field, deterministic=True)
         self._in_memory_bm25 = self._fts_tables_as_expected()
         self._backfill_people()
-        self._backfill_terms()
+        self._count_terms()
 
     def _fts_tables_as_expected(self) -> bool:
         """BM25 is scored in memory only where that gives FTS5's own values: both FTS5 tables
@@ -818,83 +865,148 @@ class EmbeddedIndex:
 
     # Writes ------------------------------------------------------------------------------
     def upsert(self, docs: Sequence[EvidenceDoc]) -> None:
-        if not docs:
-            return
-        try:
-            self._upsert(docs)
-        except BaseException:
-            self._forget()
-            raise
+        if docs:
+            self._write(self._upsert, docs)
 
-    def _forget(self) -> None:
-        """After a failed write: what is in memory may not be what the tables hold."""
-        self._vocab = None
-        self._generation = -1
-
-    def _upsert(self, docs: Sequence[EvidenceDoc]) -> None:
-        with self._lock, self.db.transaction() as conn:
-            touched: set[str] = set()
-            written: dict[str, tuple[int, EvidenceDoc]] = {}  # a document twice: the last
-            for doc in docs:
-                vector = None
-                if doc.vector is not None:
-                    vector = np.asarray(doc.vector, dtype=np.float32).tobytes()
-                values = (doc.person_id, doc.kind, doc.question_id, int(doc.accepted),
-                          int(doc.score), doc.created_at, dumps(doc.tags), doc.text, doc.answer,
-                          vector)
-                row = conn.execute("SELECT rid, person_id FROM evidence WHERE doc_id = ?",
-                                   (doc.id,)).fetchone()
-                if row:
-                    rid = row[0]
-                    touched.add(row[1])
-                    self._count(conn, rid, -1)
-                    conn.execute("UPDATE evidence SET person_id=?, kind=?, question_id=?,"
-                                 " accepted=?, score=?, created_at=?, tags=?, text=?, answer=?,"
-                                 " vector=? WHERE rid = ?", (*values, rid))
-                    conn.execute("DELETE FROM evidence_fts WHERE rowid = ?", (rid,))
-                else:
-                    rid = conn.execute(
-                        "INSERT INTO evidence (doc_id, person_id, kind, question_id, accepted,"
-                        " score, created_at, tags, text, answer, vector)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?)", (doc.id, *values)).lastrowid
-                conn.execute("INSERT INTO evidence_fts (rowid, text, tags, answer)"
-                             " VALUES (?, ?, ?, ?)", (rid, doc.text, tags_field(doc.tags),
-                                                      doc.answer))
-                self._count(conn, rid, +1)
-                if doc.kind == "answer":
-                    touched.add(doc.person_id)
-                written.pop(doc.id, None)
-                written[doc.id] = (rid, doc)
-            postings = self._store_terms(conn, [
-                (rid, (doc.text, tags_field(doc.tags), doc.answer))
-                for rid, doc in written.values()]) if self._in_memory_bm25 else []
-            topics = self._rebuild_people(conn, touched)
-            generation = self._bump(conn)
+    def _write(self, write, *args) -> None:
+        """One write transaction, then (if memory was up to date with the tables just before)
+        the same change in memory, still under the index's lock."""
+        with self._lock:
+            self._new_terms = []
+            try:
+                with self.db.transaction() as conn:
+                    generation, in_memory = write(conn, *args)
+            except BaseException:  # rolled back: so are the terms it numbered
+                for term in self._new_terms:
+                    self._vocab.pop(term, None)
+                self._profiles = {}
+                raise
             if self._generation == generation - 1:
-                for doc in docs:
-                    self._docs.set(doc.id, self._code(doc.person_id), doc.vector)
-                if self._terms is not None:
-                    if any(p.dtype != POSTING for p in postings):
-                        self._terms = None
-                    else:
-                        self._terms.add([
-                            (doc.id, self._code(doc.person_id), doc.kind == "answer", p)
-                            for (_, doc), p in zip(written.values(), postings)])
-                self._set_topics(topics)
-                self._generation = generation
+                try:
+                    in_memory()
+                    self._generation = generation
+                except BaseException:
+                    self._generation = -1  # loaded afresh by the next query
+                    raise
+
+    def _upsert(self, conn, docs: Sequence[EvidenceDoc]):
+        touched: set[str] = set()
+        written: dict[str, tuple[int, EvidenceDoc, str]] = {}  # a document twice: the last
+        ids = list({doc.id: None for doc in docs})
+        existing: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            existing.update((doc_id, (rid, person)) for doc_id, rid, person in conn.execute(
+                f"SELECT doc_id, rid, person_id FROM evidence WHERE doc_id IN"
+                f" ({','.join('?' * len(chunk))})", chunk))
+        for doc in docs:
+            vector = None
+            if doc.vector is not None:
+                vector = np.asarray(doc.vector, dtype=np.float32).tobytes()
+            tags = dumps(doc.tags)
+            values = (doc.person_id, doc.kind, doc.question_id, int(doc.accepted),
+                      int(doc.score), doc.created_at, tags, doc.text, doc.answer, vector)
+            row = existing.get(doc.id)
+            if row:
+                rid = row[0]
+                touched.add(row[1])
+                self._count(conn, rid, -1)
+                conn.execute("UPDATE evidence SET person_id=?, kind=?, question_id=?,"
+                             " accepted=?, score=?, created_at=?, tags=?, text=?, answer=?,"
+                             " vector=? WHERE rid = ?", (*values, rid))
+                conn.execute("DELETE FROM evidence_fts WHERE rowid = ?", (rid,))
+            else:
+                rid = conn.execute(
+                    "INSERT INTO evidence (doc_id, person_id, kind, question_id, accepted,"
+                    " score, created_at, tags, text, answer, vector)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)", (doc.id, *values)).lastrowid
+            existing[doc.id] = (rid, doc.person_id)
+            field = tags_field(doc.tags)
+            conn.execute("INSERT INTO evidence_fts (rowid, text, tags, answer)"
+                         " VALUES (?, ?, ?, ?)", (rid, doc.text, field, doc.answer))
+            self._count(conn, rid, +1, (doc.person_id, doc.kind, doc.created_at, tags,
+                                        vector))
+            if doc.kind == "answer":
+                touched.add(doc.person_id)
+            written.pop(doc.id, None)
+            written[doc.id] = (rid, doc, field)
+        postings = self._store_terms(conn, [
+            (rid, (doc.text, field, doc.answer)) for rid, doc, field in written.values()
+        ]) if self._in_memory_bm25 else []
+        topics = self._rebuild_people(conn, touched)
+
+        def in_memory():
+            for doc in docs:
+                self._docs.set(doc.id, self._code(doc.person_id), doc.vector)
+            if self._terms is not None:
+                if any(p.dtype != POSTING for p in postings):
+                    self._terms = None
+                else:
+                    self._terms.add([
+                        (doc.id, self._code(doc.person_id), doc.kind == "answer", p)
+                        for (_, doc, _), p in zip(written.values(), postings)])
+            self._set_topics(topics)
+            self._reload_activity(touched)
+        return self._bump(conn), in_memory
+
+    def _tags_field(self, tags: str) -> str:
+        """evidence_fts's tags field for evidence.tags (JSON), as SQL function
+        relais_tags_field (tag sets repeat: each is worked out once)."""
+        field = self._tag_fields.get(tags)
+        if field is None:
+            if len(self._tag_fields) > 100_000:
+                self._tag_fields.clear()
+            field = self._tag_fields[tags] = tags_field(json.loads(tags))
+        return field
+
+    def _reload_activity(self, people: set[str]) -> None:
+        """person_activity's rows of `people`, after a write, into memory."""
+        people = list(people)
+        for start in range(0, len(people), 500):
+            chunk = people[start:start + 500]
+            for person in chunk:
+                self._activity.pop(person, None)
+            self._activity.update(self.db.tuples(
+                f"SELECT person_id, weight FROM person_activity WHERE person_id IN"
+                f" ({','.join('?' * len(chunk))})", chunk))
 
     def _store_terms(self, conn, rows: list[tuple[int, tuple[str, str, str]]]) -> list:
         """Count the tokens of documents (rowid, FTS5 column values) and store them in
         evidence_terms; their POSTING (or WIDE_POSTING) arrays."""
-        counted = self._tokenizer.counts([values for _, values in rows])
-        vocab = self._vocabulary(conn, {term for terms in counted for term in terms})
+        split = [[value.split() for value in values] for _, values in rows]
+        chunks = set(chain.from_iterable(chain.from_iterable(split)))
+        tokens = self._tokenizer.chunks(chunks)
+        vocab = self._vocabulary(conn, set(chain.from_iterable(map(tokens.__getitem__,
+                                                                   chunks))))
+        numbers = {chunk: [vocab[term] for term in tokens[chunk]] for chunk in chunks}.__getitem__
+        terms: list[int] = []
+        lengths: list[int] = []  # tokens per document and column
+        for row in split:
+            for column in row:
+                before = len(terms)
+                terms.extend(chain.from_iterable(map(numbers, column)))
+                lengths.append(len(terms) - before)
+        # One entry per (document, term), with its count in each column.
+        cell = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        keys = (cell // 3) << 32 | np.array(terms, dtype=np.int64)
+        unique, which = np.unique(keys, return_inverse=True)
+        per_column = np.bincount(which * 3 + cell % 3, minlength=3 * len(unique)).reshape(-1, 3)
+        wide_docs = set((unique[(per_column > 0xFFFF).any(axis=1)] >> 32).tolist())
+        entries = np.zeros(len(unique), dtype=POSTING)
+        entries["term"] = unique & 0xFFFFFFFF
+        entries["counts"] = np.minimum(per_column, 0xFFFF)
+        bounds = np.searchsorted(unique >> 32, np.arange(len(rows) + 1))
         postings, stored = [], []
-        for (rid, _), terms in zip(rows, counted):
-            entries = [(vocab[term], counts) for term, counts in terms.items()]
-            wide = any(c > 0xFFFF for _, counts in entries for c in counts)
-            array = np.array(entries, dtype=WIDE_POSTING if wide else POSTING)
+        for doc, (rid, _) in enumerate(rows):
+            start, stop = bounds[doc], bounds[doc + 1]
+            if doc in wide_docs:
+                array = np.zeros(stop - start, dtype=WIDE_POSTING)
+                array["term"] = entries["term"][start:stop]
+                array["counts"] = per_column[start:stop]
+            else:
+                array = entries[start:stop]
             postings.append(array)
-            stored.append((rid, int(wide), array.tobytes()))
+            stored.append((rid, int(doc in wide_docs), array.tobytes()))
         conn.executemany("INSERT OR REPLACE INTO evidence_terms (rid, wide, terms)"
                          " VALUES (?, ?, ?)", stored)
         return postings
@@ -913,48 +1025,60 @@ class EmbeddedIndex:
             if term not in self._vocab:
                 self._vocab[term] = conn.execute(
                     "INSERT INTO evidence_vocab (term) VALUES (?)", (term,)).lastrowid
+                self._new_terms.append(term)
         return self._vocab
 
-    def _backfill_terms(self) -> None:
-        """Documents without stored token counts (written by an older version) get them."""
+    def _count_terms(self) -> None:
+        """Count every document's tokens again when the stored counts are not known to match
+        the documents (an index from before, or written meanwhile by such a version)."""
         if not self._in_memory_bm25:
             return
-        counts = self.db.query("SELECT (SELECT count(*) FROM evidence) AS docs,"
-                               " (SELECT count(*) FROM evidence_terms) AS counted")[0]
-        if counts["docs"] == counts["counted"]:
+        meta = dict(self.db.tuples("SELECT key, value FROM index_meta"))
+        if meta.get("counted") == meta["generation"]:
             return
-        try:
-            while True:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM evidence_terms")
+        last = -1
+        while True:
+            self._new_terms = []
+            try:
                 with self.db.transaction() as conn:
                     rows = conn.execute(
                         "SELECT e.rid, f.text, f.tags, f.answer FROM evidence e"
-                        " JOIN evidence_fts f ON f.rowid = e.rid WHERE NOT EXISTS"
-                        " (SELECT 1 FROM evidence_terms t WHERE t.rid = e.rid) LIMIT 4096"
-                    ).fetchall()
-                    if not rows:
-                        break
-                    self._store_terms(conn, [(r[0], tuple(r[1:])) for r in rows])
-        except BaseException:
-            self._vocab = None
-            raise
+                        " JOIN evidence_fts f ON f.rowid = e.rid WHERE e.rid > ?"
+                        " ORDER BY e.rid LIMIT 4096", (last,)).fetchall()
+                    if rows:
+                        self._store_terms(conn, [(r[0], tuple(r[1:])) for r in rows])
+                    else:  # what was there when counting began is counted
+                        conn.execute("INSERT OR REPLACE INTO index_meta VALUES ('counted', ?)",
+                                     (meta["generation"],))
+            except BaseException:
+                for term in self._new_terms:
+                    self._vocab.pop(term, None)
+                raise
+            if not rows:
+                break
+            last = rows[-1][0]
 
-    def _count(self, conn, rid: int, sign: int) -> None:
+    def _count(self, conn, rid: int, sign: int, row: tuple | None = None) -> None:
         """Add (or take back) an answer's weight to its author's activity, tag expertise and
-        topics vector."""
-        row = conn.execute("SELECT person_id, kind, created_at, tags, vector FROM evidence"
-                           " WHERE rid = ?", (rid,)).fetchone()
-        if row is None or row["kind"] != "answer":
+        topics vector. `row`: the document's (person_id, kind, created_at, tags, vector) as
+        just written, else read."""
+        if row is None:
+            row = conn.execute("SELECT person_id, kind, created_at, tags, vector FROM evidence"
+                               " WHERE rid = ?", (rid,)).fetchone()
+        if row is None or row[1] != "answer":
             return
-        days = days_since_epoch(row["created_at"])
+        person, _, created_at, tags, vector = row
+        days = days_since_epoch(created_at)
         weight = sign * 2.0 ** (days / self.half_life_days)
-        person = row["person_id"]
         conn.execute("INSERT INTO person_activity VALUES (?, ?) ON CONFLICT(person_id)"
                      " DO UPDATE SET weight = max(0, weight + excluded.weight)",
                      (person, sign * 2.0 ** (days / self.activity_half_life_days)))
         conn.executemany("INSERT INTO person_tags VALUES (?, ?, ?) ON CONFLICT(person_id, tag)"
                          " DO UPDATE SET weight = max(0, weight + excluded.weight)",
-                         [(person, tag, weight) for tag in set(json.loads(row["tags"]))])
-        self._add_to_profile(conn, person, sign, weight, row["vector"])
+                         [(person, tag, weight) for tag in set(json.loads(tags))])
+        self._add_to_profile(conn, person, sign, weight, vector)
         if sign < 0:  # what is left of a last answer is rounding, not expertise
             conn.execute("DELETE FROM person_activity WHERE person_id = ? AND weight < 1e-9",
                          (person,))
@@ -962,17 +1086,31 @@ class EmbeddedIndex:
                          (person,))
 
     def _add_to_profile(self, conn, person: str, sign: int, weight: float, vector) -> None:
-        """Count one answer more (or less) in the person's profile and topics vector."""
-        profile = conn.execute("SELECT answers, topics FROM person_profile WHERE person_id = ?",
-                               (person,)).fetchone()
-        answers = (profile["answers"] if profile else 0) + sign
-        topics = np.zeros(self.dimensions) if profile is None else np.frombuffer(
-            profile["topics"], dtype=np.float64)
+        """Count one answer more (or less) in the person's profile and topics vector (kept
+        until _rebuild_people writes them: a person with several answers in one write is
+        read and written once, with the same sums)."""
+        entry = self._profiles.get(person)
+        if entry is None:
+            profile = conn.execute("SELECT answers, topics FROM person_profile"
+                                   " WHERE person_id = ?", (person,)).fetchone()
+            entry = self._profiles[person] = [
+                profile["answers"] if profile else 0,
+                np.zeros(self.dimensions) if profile is None else np.frombuffer(
+                    profile["topics"], dtype=np.float64)]
+        entry[0] += sign
         if vector is not None:
-            topics = topics + weight * np.frombuffer(vector, dtype=np.float32)
-        conn.execute("INSERT INTO person_profile (person_id, answers, topics) VALUES (?, ?, ?)"
-                     " ON CONFLICT(person_id) DO UPDATE SET answers = excluded.answers,"
-                     " topics = excluded.topics", (person, answers, topics.tobytes()))
+            entry[1] = entry[1] + weight * np.frombuffer(vector, dtype=np.float32)
+
+    def _write_profiles(self, conn) -> None:
+        """Write the profiles _add_to_profile changed (in the order it first met them, as
+        each answer's own write would have added new ones)."""
+        conn.executemany(
+            "INSERT INTO person_profile (person_id, answers, topics) VALUES (?, ?, ?)"
+            " ON CONFLICT(person_id) DO UPDATE SET answers = excluded.answers,"
+            " topics = excluded.topics",
+            [(person, answers, topics.tobytes())
+             for person, (answers, topics) in self._profiles.items()])
+        self._profiles = {}
 
     def _backfill_people(self) -> None:
         """An index written before person profiles existed gets them from its answers, once."""
@@ -994,6 +1132,7 @@ class EmbeddedIndex:
         """Rewrite the profile document of each of `people` (once per write, however many of
         their answers it holds; SQLite concatenates the texts) and return their topics
         vectors, normalised (None: no answer left, and the person's row goes)."""
+        self._write_profiles(conn)
         topics: dict[str, np.ndarray | None] = {}
         for person in sorted(people):
             profile = conn.execute("SELECT rid, answers, topics FROM person_profile"
@@ -1006,45 +1145,43 @@ class EmbeddedIndex:
                 conn.execute("DELETE FROM person_profile WHERE rid = ?", (profile["rid"],))
                 topics[person] = None
                 continue
+            # The texts evidence_fts holds for their answers (text, tags_field(tags), answer),
+            # read from evidence (quicker than from FTS5), concatenated by SQLite.
             conn.execute(
                 "INSERT INTO person_fts (rowid, text, tags, answer)"
-                " SELECT ?, group_concat(f.text, char(10)), group_concat(f.tags, ' '),"
-                " group_concat(f.answer, char(10)) FROM evidence e"
-                " JOIN evidence_fts f ON f.rowid = e.rid"
-                " WHERE e.person_id = ? AND e.kind = 'answer'", (profile["rid"], person))
+                " SELECT ?, group_concat(text, char(10)), group_concat(relais_tags_field(tags),"
+                " ' '), group_concat(answer, char(10)) FROM (SELECT text, tags, answer"
+                " FROM evidence WHERE person_id = ? AND kind = 'answer' ORDER BY rid)",
+                (profile["rid"], person))
             topics[person] = unit(np.frombuffer(profile["topics"], dtype=np.float64))
         return topics
 
     def delete(self, doc_ids: Sequence[str]) -> None:
-        if not doc_ids:
-            return
-        try:
-            self._delete(doc_ids)
-        except BaseException:
-            self._forget()
-            raise
+        if doc_ids:
+            self._write(self._delete, doc_ids)
 
-    def _delete(self, doc_ids: Sequence[str]) -> None:
-        with self._lock, self.db.transaction() as conn:
-            touched: set[str] = set()
+    def _delete(self, conn, doc_ids: Sequence[str]):
+        touched: set[str] = set()
+        for doc_id in doc_ids:
+            row = conn.execute("SELECT rid, person_id, kind FROM evidence WHERE doc_id = ?",
+                               (doc_id,)).fetchone()
+            if row:
+                self._count(conn, row[0], -1)
+                conn.execute("DELETE FROM evidence_fts WHERE rowid = ?", (row[0],))
+                conn.execute("DELETE FROM evidence_terms WHERE rid = ?", (row[0],))
+                conn.execute("DELETE FROM evidence WHERE rid = ?", (row[0],))
+                if row[2] == "answer":
+                    touched.add(row[1])
+        topics = self._rebuild_people(conn, touched)
+
+        def in_memory():
             for doc_id in doc_ids:
-                row = conn.execute("SELECT rid, person_id, kind FROM evidence WHERE doc_id = ?",
-                                   (doc_id,)).fetchone()
-                if row:
-                    self._count(conn, row[0], -1)
-                    conn.execute("DELETE FROM evidence_fts WHERE rowid = ?", (row[0],))
-                    conn.execute("DELETE FROM evidence WHERE rid = ?", (row[0],))
-                    if row[2] == "answer":
-                        touched.add(row[1])
-            topics = self._rebuild_people(conn, touched)
-            generation = self._bump(conn)
-            if self._generation == generation - 1:
-                for doc_id in doc_ids:
-                    self._docs.remove(doc_id)
-                    if self._terms is not None:
-                        self._terms.remove(doc_id)
-                self._set_topics(topics)
-                self._generation = generation
+                self._docs.remove(doc_id)
+                if self._terms is not None:
+                    self._terms.remove(doc_id)
+            self._set_topics(topics)
+            self._reload_activity(touched)
+        return self._bump(conn), in_memory
 
     def person_doc_ids(self, person_id: str) -> set[str]:
         return {r["doc_id"] for r in self.db.query(
@@ -1058,7 +1195,8 @@ class EmbeddedIndex:
 
     @staticmethod
     def _bump(conn) -> int:
-        conn.execute("UPDATE index_meta SET value = value + 1 WHERE key = 'generation'")
+        conn.execute("UPDATE index_meta SET value = value + 1"
+                     " WHERE key IN ('generation', 'counted')")
         return conn.execute("SELECT value FROM index_meta WHERE key = 'generation'").fetchone()[0]
 
     # The in-memory matrices --------------------------------------------------------------
@@ -1082,9 +1220,9 @@ class EmbeddedIndex:
             "SELECT value FROM index_meta WHERE key = 'generation'")[0]["value"]
         if generation == self._generation:
             return
-        self._backfill_terms()
-        self._vocab = dict((r[0], r[1]) for r in self.db.query(
-            "SELECT term, id FROM evidence_vocab"))
+        self._count_terms()
+        self._vocab = dict(self.db.tuples("SELECT term, id FROM evidence_vocab"))
+        self._activity = dict(self.db.tuples("SELECT person_id, weight FROM person_activity"))
         keys, owners, answers, postings = [], [], [], []
         counted = self._in_memory_bm25
 
@@ -1143,12 +1281,28 @@ class EmbeddedIndex:
             f"SELECT {DOC_COLUMNS}, vector FROM evidence ORDER BY rid")]
 
     def _load_docs(self, scored: list[tuple[str, float]]) -> list[Hit]:
+        """The documents of `scored` (doc id, score), as _doc makes them (only faster: a
+        routing loads 500)."""
         if not scored:
             return []
         marks = ",".join("?" * len(scored))
-        rows = self.db.query(f"SELECT {DOC_COLUMNS} FROM evidence WHERE doc_id IN ({marks})",
-                             [doc_id for doc_id, _ in scored])
-        docs = {r["doc_id"]: self._doc(r) for r in rows}
+        rows = self.db.tuples(f"SELECT {DOC_COLUMNS} FROM evidence WHERE doc_id IN ({marks})",
+                              [doc_id for doc_id, _ in scored])
+        tags_of = self._tags_cache
+        if len(tags_of) > 100_000:
+            tags_of.clear()
+        docs = {}
+        for (doc_id, person_id, kind, question_id, accepted, score, created_at, tags, text,
+             answer) in rows:
+            parsed = tags_of.get(tags)
+            if parsed is None:
+                parsed = tags_of[tags] = tuple(json.loads(tags))
+            doc = EvidenceDoc.__new__(EvidenceDoc)  # EvidenceDoc(...) with its fields' values
+            doc.__dict__.update(id=doc_id, person_id=person_id, kind=kind, text=text,
+                                tags=list(parsed), answer=answer, question_id=question_id,
+                                accepted=bool(accepted), score=score, created_at=created_at,
+                                vector=None)
+            docs[doc_id] = doc
         return [Hit(docs[doc_id], score) for doc_id, score in scored if doc_id in docs]
 
     @staticmethod
@@ -1258,11 +1412,12 @@ class EmbeddedIndex:
         excluded = list(dict.fromkeys(exclude_people))
         scale = self._scale(now, self.activity_half_life_days)
         found: dict[str, float] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            for r in self.db.query(f"SELECT person_id, weight FROM person_activity WHERE"
-                                   f" person_id IN ({','.join('?' * len(chunk))})", chunk):
-                found[r["person_id"]] = r["weight"] * scale
+        with self._lock:
+            self._refresh()
+            weights = self._activity
+            for start in range(0, len(ids), 500):  # as 500 at a time by id IN (...) came back
+                for person in sorted(p for p in ids[start:start + 500] if p in weights):
+                    found[person] = weights[person] * scale
         clause = f"WHERE person_id NOT IN ({','.join('?' * len(excluded))})" if excluded else ""
         for r in self.db.query(f"SELECT person_id, weight FROM person_activity {clause}"
                                " ORDER BY weight DESC, person_id LIMIT ?", [*excluded, top]):

@@ -45,6 +45,13 @@ class SQLiteDatabase:
         with self.lock:
             return self.conn.execute(sql, params).fetchall()
 
+    def tuples(self, sql: str, params=()) -> list[tuple]:
+        """`query` with plain tuples for rows (cheaper where many rows are read)."""
+        with self.lock:
+            cursor = self.conn.cursor()
+            cursor.row_factory = None
+            return cursor.execute(sql, params).fetchall()
+
     def executescript(self, script: str) -> None:
         with self.lock:
             self.conn.executescript(script)

@@ -99,13 +99,19 @@ def _page(rows: list, offset: int, limit: int, total: int | None = None) -> Page
                 total=total)
 
 
-# Profile.from_dict without listing the dataclass's fields on every call (get_many loads a
-# thousand profiles per routing).
+# Profile.from_dict, faster (get_many loads a thousand profiles per routing): the fields are
+# listed once, and a stored record holding exactly the fields (the usual case) becomes the
+# object's attributes as __init__ would set them (plain dataclass: no __post_init__).
 _PROFILE_FIELDS = frozenset(f.name for f in dataclasses.fields(Profile))
 assert Profile.from_dict.__func__ is Record.from_dict.__func__
+assert not hasattr(Profile, "__post_init__") and not hasattr(Profile, "__slots__")
 
 
 def _profile(data: dict) -> Profile:
+    if data.keys() == _PROFILE_FIELDS:
+        profile = Profile.__new__(Profile)
+        profile.__dict__.update(data)
+        return profile
     return Profile(**{k: v for k, v in data.items() if k in _PROFILE_FIELDS})
 
 
@@ -149,11 +155,13 @@ class SQLiteProfileStore:
     def get_many(self, profile_ids: Iterable[str]) -> dict[str, Profile]:
         ids = list(dict.fromkeys(profile_ids))
         found: dict[str, Profile] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+        loads = json.loads
+        for start in range(0, len(ids), 2000):
+            chunk = ids[start:start + 2000]
             marks = ",".join("?" * len(chunk))
-            for row in self.db.query(f"SELECT data FROM profiles WHERE id IN ({marks})", chunk):
-                profile = self._load(row)
+            for (data,) in self.db.tuples(
+                    f"SELECT data FROM profiles WHERE id IN ({marks})", chunk):
+                profile = _profile(loads(data))
                 found[profile.id] = profile
         return found
 

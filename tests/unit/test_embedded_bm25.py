@@ -129,9 +129,9 @@ def test_an_index_from_before_gets_its_counts(tmp_path):
     EmbeddedIndex(SQLiteDatabase(path)).upsert(corpus())
     db = SQLiteDatabase(path)
     with db.transaction() as conn:  # as an index written by an earlier version
-        for name in ("TRIGGER evidence_terms_changed", "TRIGGER evidence_terms_removed",
-                     "TABLE evidence_terms", "TABLE evidence_vocab"):
-            conn.execute(f"DROP {name}")
+        conn.execute("DROP TABLE evidence_terms")
+        conn.execute("DROP TABLE evidence_vocab")
+        conn.execute("DELETE FROM index_meta WHERE key = 'counted'")
     reopened = EmbeddedIndex(SQLiteDatabase(path))
     counted = reopened.db.query("SELECT count(*) AS n FROM evidence_terms")[0]["n"]
     assert counted == len(corpus())
@@ -140,6 +140,8 @@ def test_an_index_from_before_gets_its_counts(tmp_path):
 
 def test_a_document_an_older_writer_changes_is_counted_again(index, tmp_path):
     index.knn(np.ones(384, np.float32), 1)
+    stale = index.db.query("SELECT t.terms FROM evidence_terms t JOIN evidence e"
+                           " ON e.rid = t.rid WHERE e.doc_id = 'answer:3'")[0]["terms"]
     with index.db.transaction() as conn:  # what an earlier version's upsert writes
         rid = conn.execute("SELECT rid FROM evidence WHERE doc_id = 'answer:3'").fetchone()[0]
         conn.execute("UPDATE evidence SET text = 'w1 w1 involved', answer = '' WHERE rid = ?",
@@ -150,8 +152,9 @@ def test_a_document_an_older_writer_changes_is_counted_again(index, tmp_path):
         person = conn.execute("SELECT person_id FROM evidence WHERE rid = ?", (rid,)).fetchone()
         index._rebuild_people(conn, {person[0]})  # as every version does
         conn.execute("UPDATE index_meta SET value = value + 1 WHERE key = 'generation'")
-    assert not index.db.query("SELECT 1 FROM evidence_terms WHERE rid = ?", (rid,))
-    assert index.bm25("w1", 1)[0].doc.id == "answer:3"
+    assert index.bm25("w1", 1)[0].doc.id == "answer:3"  # counted again on loading
+    assert index.db.query("SELECT terms FROM evidence_terms WHERE rid = ?",
+                          (rid,))[0]["terms"] != stale
     assert_same_as_fts5(index)
 
 
@@ -191,3 +194,23 @@ def test_the_vector_table_scans_each_distinct_vector_once_and_ranks_as_before():
             assert [key for key, _ in found] == expected
             assert [score for _, score in found] == pytest.approx(
                 [scores[key] for key in expected], abs=1e-5)
+
+
+def test_the_whitespace_list_is_what_split_splits_at():
+    import sys
+
+    from chalicelib.adapters.embedded_index import WHITESPACE
+    assert WHITESPACE == "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+
+
+def test_counts_past_uint16_are_stored_wide_and_left_to_fts5(tmp_path):
+    index = EmbeddedIndex(SQLiteDatabase(str(tmp_path / "wide.db")))
+    index.upsert(corpus(answers=20) + [EvidenceDoc(
+        id="answer:long", person_id="p1", kind="answer", text="w1 " * 70_000 + "involved",
+        vector=vector(random.Random(1)))])
+    wide = index.db.query("SELECT e.doc_id FROM evidence_terms t JOIN evidence e"
+                          " ON e.rid = t.rid WHERE t.wide = 1")
+    assert [r["doc_id"] for r in wide] == ["answer:long"]
+    assert index.bm25("w1", 3)[0].doc.id == "answer:long"
+    assert index._terms is None  # FTS5 answered
+    assert_same_as_fts5(index)
