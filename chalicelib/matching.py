@@ -40,6 +40,10 @@ class Weights:
     # its topics crowds out the answers among the top documents).
     declared: float = 0.1
     half_life_days: float = 220.0
+    # Activity is read against the most active candidate's: log1p(knee * amount / most).
+    # Amounts all shrink while a company is quiet, and log1p of small amounts is a straight
+    # line: read as they are, the signal's shape would depend on the calendar.
+    activity_knee: float = 20.0
     bm25_docs: int = 200  # top-K evidence documents by BM25
     knn_questions: int = 100  # top-K distinct similar questions (or profiles) by meaning
     people: int = 200  # top-K people by profile document, and by topics vector
@@ -171,7 +175,11 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
     for hit in _semantic_hits(knn_hits, weights.knn_questions):
         add("semantic", hit, max(hit.score, 0.0) * _doc_weight(hit.doc, weights, now))
     for person, per_tag in expertise.people.items():
-        share = {t: w / expertise.totals[t] for t, w in per_tag.items() if expertise.totals.get(t)}
+        # A person's weight on a tag over the square root of everyone's: between a share
+        # (where a tag one person answered once makes them its whole expert) and a count
+        # (where the busiest people win every tag).
+        share = {t: w / math.sqrt(expertise.totals[t]) for t, w in per_tag.items()
+                 if expertise.totals.get(t)}
         if share:
             signals["tags"][person] = sum(share.values())
             ordered = sorted(share, key=lambda t: -share[t])
@@ -179,8 +187,10 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
                 kind="tags", doc_id="", weight=0.0, matched=ordered,
                 signals={"tags": signals["tags"][person]},
                 text="answers on " + ", ".join(f"{t} ({per_tag[t]:.1f})" for t in ordered))
+    most = max(activity.values(), default=0.0)
     for person, amount in activity.items():
-        signals["activity"][person] = math.log1p(amount)
+        if amount > 0:
+            signals["activity"][person] = math.log1p(weights.activity_knee * amount / most)
     for name, values in (("profile", whole.profile), ("topics", whole.topics)):
         for person, value in values.items():
             if value > 0:
