@@ -29,10 +29,9 @@ class Weights:
     half-life.
     """
 
-    # Set on the tune and pseudo-test slices of both benchmark sites together (each weight
-    # from 0.5 to 3 in turn; around these values MRR moves by under 1 %): recent activity and
-    # the profile document count double, semantic evidence half, as the topics vector reads
-    # much the same meaning person by person.
+    # Set on the tune and pseudo-test slices of both benchmark sites together, one weight at
+    # a time (0.5 to 2, then 3 around the best; near these values MRR moves by under 1 %):
+    # recent activity and the profile document count double, semantic evidence half.
     text: float = 1.0
     semantic: float = 0.5
     tags: float = 1.0
@@ -183,11 +182,11 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
         # A person's weight on a tag over the square root of everyone's: between a share
         # (where a tag one person answered once makes them its whole expert) and a count
         # (where the busiest people win every tag).
-        share = {t: w / math.sqrt(expertise.totals[t]) for t, w in per_tag.items()
-                 if expertise.totals.get(t)}
-        if share:
-            signals["tags"][person] = sum(share.values())
-            ordered = sorted(share, key=lambda t: -share[t])
+        strength = {t: w / math.sqrt(expertise.totals[t]) for t, w in per_tag.items()
+                    if expertise.totals.get(t)}
+        if strength:
+            signals["tags"][person] = sum(strength.values())
+            ordered = sorted(strength, key=lambda t: -strength[t])
             evidence.setdefault(person, {})["tags"] = Evidence(
                 kind="tags", doc_id="", weight=0.0, matched=ordered,
                 signals={"tags": signals["tags"][person]},

@@ -1,0 +1,65 @@
+"""The ranking's arithmetic (chalicelib/matching.py), on hand-made evidence."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from chalicelib import matching
+from chalicelib.ports import EvidenceDoc, Hit, TagExpertise
+
+NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+NO_TAGS = TagExpertise({}, {})
+
+
+def answer(doc_id: str, person: str, created_at: str = "2026-05-01T00:00:00Z",
+           accepted: bool = False) -> EvidenceDoc:
+    return EvidenceDoc(id=doc_id, person_id=person, kind="answer", text="a question",
+                       question_id=f"q-{doc_id}", accepted=accepted, created_at=created_at)
+
+
+def ranking(suggestions) -> list[str]:
+    return [s.person_id for s in suggestions]
+
+
+def test_activity_ranks_the_same_however_quiet_the_company_has_been():
+    # The same people, their amounts all shrunk 1000 times (months without answers): the
+    # activity signal, and so the ranking and every score, stay the same.
+    activity = {"ana": 12.0, "ben": 3.0, "cyd": 0.4, "dan": 0.05}
+    evidence = [Hit(answer("1", "dan"), 2.0), Hit(answer("2", "cyd"), 1.5)]
+    busy = matching.score_people(evidence, [], NO_TAGS, activity, now=NOW)
+    quiet = matching.score_people(evidence, [], NO_TAGS,
+                                  {p: a / 1000 for p, a in activity.items()}, now=NOW)
+    assert ranking(busy) == ranking(quiet)
+    assert [round(s.score, 9) for s in busy] == [round(s.score, 9) for s in quiet]
+    # and activity still saturates: four times the answers is not four times the signal
+    only_activity = matching.score_people([], [], NO_TAGS, activity, now=NOW)
+    scores = {s.person_id: s.score for s in only_activity}
+    assert scores["ana"] > scores["ben"] > scores["ana"] / 4
+
+
+def test_a_rarely_answered_tag_does_not_make_its_only_answerer_the_expert():
+    # "rare" was answered once, by rosa; "common" 100 times, 30 of them by carl.
+    expertise = TagExpertise({"rosa": {"rare": 1.0}, "carl": {"common": 30.0},
+                              "cleo": {"common": 2.0}},
+                             {"rare": 1.0, "common": 100.0})
+    ranked = matching.score_people([], [], expertise, {}, now=NOW, query_tags=["rare", "common"])
+    assert ranking(ranked) == ["carl", "rosa", "cleo"]
+    assert ranked[0].evidence[0].kind == "tags" and ranked[0].evidence[0].matched == ["common"]
+
+
+def test_absent_or_zero_activity_adds_nothing():
+    ranked = matching.score_people([Hit(answer("1", "ana"), 1.0)], [], NO_TAGS,
+                                   {"ana": 0.0}, now=NOW)
+    assert ranking(ranked) == ["ana"]
+    assert [e.kind for e in ranked[0].evidence] == ["answer"]
+    assert matching.score_people([], [], NO_TAGS, {}, now=NOW) == []
+
+
+def test_recent_and_accepted_answers_count_more_and_declared_skills_less():
+    old = answer("old", "olga", created_at="2024-06-01T00:00:00Z")
+    recent = answer("new", "nina")
+    accepted = answer("acc", "abel", accepted=True)
+    skills = EvidenceDoc(id="skills:sam", person_id="sam", kind="skills", text="physics",
+                         created_at="2026-05-01T00:00:00Z")
+    ranked = matching.score_people([Hit(d, 1.0) for d in (old, recent, accepted, skills)], [],
+                                   NO_TAGS, {}, now=NOW)
+    assert ranking(ranked) == ["abel", "nina", "olga", "sam"]
