@@ -201,8 +201,9 @@ class SearchIndex(Protocol):
                       exclude_people: Iterable[str] = ()) -> "TagExpertise":
         """Inferred expertise on `tags` from answers: each answer counts 0.5**(age/half-life)
         (the index's half-life, a setting).
-        Returns the `limit` people with the largest sum over tags of their share of the
-        tag's weight, their weight per tag, and each tag's total weight."""
+        Returns the `limit` people with the largest sum over tags of their weight on the tag
+        over the square root of the tag's total weight (how matching reads it), their weight
+        per tag, and each tag's total weight."""
 
     def activity(self, person_ids: Iterable[str], now: datetime, top: int,
                  exclude_people: Iterable[str] = ()) -> dict[str, float]:

@@ -1388,13 +1388,16 @@ class EmbeddedIndex:
         if not totals:
             return TagExpertise({}, {})
         clause = f" AND p.person_id NOT IN ({','.join('?' * len(excluded))})" if excluded else ""
-        # A person's share of a tag is their weight over everyone's; summed over the tags.
-        share_of_tag = "CASE p.tag " + " ".join("WHEN ? THEN p.weight / ?" for _ in totals) + " END"
+        # A person's strength on a tag is their weight over the square root of everyone's
+        # (as matching reads it); summed over the tags.
+        strength_on_tag = ("CASE p.tag " + " ".join("WHEN ? THEN p.weight / ?" for _ in totals)
+                           + " END")
         rows = self.db.query(
-            f"SELECT p.person_id AS person_id, SUM({share_of_tag}) AS share FROM person_tags p"
-            f" WHERE p.tag IN ({','.join('?' * len(totals))}){clause}"
-            " GROUP BY p.person_id ORDER BY share DESC, p.person_id LIMIT ?",
-            [*(v for item in totals.items() for v in item), *totals, *excluded, limit])
+            f"SELECT p.person_id AS person_id, SUM({strength_on_tag}) AS strength"
+            f" FROM person_tags p WHERE p.tag IN ({','.join('?' * len(totals))}){clause}"
+            " GROUP BY p.person_id ORDER BY strength DESC, p.person_id LIMIT ?",
+            [*(v for tag, total in totals.items() for v in (tag, math.sqrt(total))), *totals,
+             *excluded, limit])
         people = [r["person_id"] for r in rows]
         scale = self._scale(now, self.half_life_days)
         detail: dict[str, dict[str, float]] = {p: {} for p in people}

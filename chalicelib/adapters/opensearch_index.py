@@ -9,6 +9,7 @@ and their topics vector (k-NN), rebuilt from their answers on each write that to
 """
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from typing import Iterable, Iterator, Sequence
@@ -23,9 +24,11 @@ from .embedded_index import (BM25_WEIGHTS, days_since_epoch, match_expression, t
 # Recency, as the embedded index computes it: each answer weighs 0.5 ** (age / half-life).
 DECAY = "Math.pow(0.5, (params.now - doc['t_days'].value) / params.half_life)"
 # An answer's share of the question's tags: its weight over each tag's total.
-TAG_SHARE = ("double share = 0; for (def tag : doc['tags']) { "
-             "if (params.inverse_totals.containsKey(tag)) { share += params.inverse_totals.get(tag); } } "
-             "return share * " + DECAY + ";")
+# An answer's part of its author's strength on the asked tags: for each of them, its decayed
+# weight over the square root of the tag's total (as matching reads it).
+TAG_STRENGTH = ("double strength = 0; for (def tag : doc['tags']) { "
+                "if (params.tag_scale.containsKey(tag)) { strength += params.tag_scale.get(tag); } } "
+                "return strength * " + DECAY + ";")
 
 RETRYABLE = {429, 502, 503, 504}
 EF_SEARCH = 512
@@ -488,13 +491,14 @@ class OpenSearchIndex:
                   by_tag["aggregations"]["tag"]["buckets"] if b["weight"]["value"] > 0}
         if not totals:
             return TagExpertise({}, {})
-        inverse = {tag: 1.0 / total for tag, total in totals.items()}
+        tag_scale = {tag: 1.0 / math.sqrt(total) for tag, total in totals.items()}
         response = self.client.search(index=self.index, body={
             "size": 0, "query": self._answers(exclude_people, {"terms": {"tags": list(totals)}}),
             "aggs": {"person": {
                 "terms": {"field": "person_id", "size": limit,
-                          "order": [{"share": "desc"}, {"_key": "asc"}]},
-                "aggs": {"share": {"sum": self._script(TAG_SHARE, now, inverse_totals=inverse)},
+                          "order": [{"strength": "desc"}, {"_key": "asc"}]},
+                "aggs": {"strength": {"sum": self._script(TAG_STRENGTH, now,
+                                                          tag_scale=tag_scale)},
                          "tag": {"terms": {"field": "tags", "include": list(totals),
                                            "size": len(totals)},
                                  "aggs": {"weight": {"sum": self._script(DECAY, now)}}}}}}})

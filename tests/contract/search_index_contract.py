@@ -113,6 +113,18 @@ class ExpertiseContract:
         assert list(result.people) == ["ana", "ben", "cy"]  # declared skills are not answers
         assert "dan" not in result.people
 
+    def test_tag_expertise_keeps_the_strongest_first(self, index):
+        # "rare" was answered once, by rosa; "common" 9 times, 4 of them by carl: over the
+        # square root of each tag's total, carl (4/3) is stronger than rosa (1/1).
+        index.upsert([doc("answer:r", "rosa", "q", question_id="qr", tags=["rare"],
+                          created_at="2026-06-01T00:00:00Z")]
+                     + [doc(f"answer:c{i}", "carl" if i < 4 else f"p{i}", "q",
+                            question_id=f"qc{i}", tags=["common"],
+                            created_at="2026-06-01T00:00:00Z") for i in range(9)])
+        result = index.tag_expertise(["rare", "common"], self.NOW, 1)
+        assert list(result.people) == ["carl"]
+        assert result.totals == pytest.approx({"rare": 1.0, "common": 9.0}, rel=1e-3)
+
     def test_tag_expertise_excludes_people_and_limits(self, answers):
         result = answers.tag_expertise(["kafka"], self.NOW, 1, exclude_people=["ana"])
         assert list(result.people) == ["ben"]
