@@ -50,7 +50,7 @@ class Weights:
     activity_knee: float = 20.0
     bm25_docs: int = 200  # top-K evidence documents by BM25
     knn_questions: int = 100  # top-K distinct similar questions (or profiles) by meaning
-    people: int = 200  # top-K people by profile document, and by topics vector
+    people: int = 400  # top-K people by profile document, and by topics vector
 
 
 DEFAULT_WEIGHTS = Weights()
