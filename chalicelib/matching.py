@@ -251,10 +251,15 @@ def apply_policy(suggestions: Sequence[Suggestion], candidates: dict[str, Candid
 
 
 def explain(suggestion: Suggestion, max_items: int = 3) -> list[dict]:
-    """The evidence that counted most, each with its share of the score."""
+    """The evidence that counted most, each with its share of the score: the `max_items`
+    heaviest pieces that tie the person to the question, and their recent activity if it
+    counted (it says who answers, not on what: it must neither hide the reasons nor be
+    hidden by them)."""
     total = sum(e.weight for e in suggestion.evidence) or 1.0
+    on_topic = [e for e in suggestion.evidence if e.kind != "activity"][:max_items]
     shown = []
-    for item in suggestion.evidence[:max_items]:
+    for item in sorted(on_topic + [e for e in suggestion.evidence if e.kind == "activity"],
+                       key=lambda e: (-e.weight, e.doc_id)):
         data = item.as_dict()
         data["share"] = round(item.weight / total, 3)
         shown.append(data)

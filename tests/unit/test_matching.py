@@ -63,3 +63,13 @@ def test_recent_and_accepted_answers_count_more_and_declared_skills_less():
     ranked = matching.score_people([Hit(d, 1.0) for d in (old, recent, accepted, skills)], [],
                                    NO_TAGS, {}, now=NOW)
     assert ranking(ranked) == ["abel", "nina", "olga", "sam"]
+
+
+def test_the_explanation_keeps_the_reasons_beside_a_heavy_activity():
+    evidence = [Hit(answer(str(i), "ana"), 1.0 + i) for i in range(4)]
+    ranked = matching.score_people(evidence, [], NO_TAGS, {"ana": 50.0, "ben": 1.0}, now=NOW)
+    shown = matching.explain(ranked[0])
+    assert [e["kind"] for e in shown].count("answer") == 3  # the three heaviest answers
+    assert [e["doc_id"] for e in shown if e["kind"] == "answer"] == ["3", "2", "1"]
+    assert shown[0]["kind"] == "activity"  # it weighed most, and says so
+    assert sum(e["share"] for e in shown) < 1.0  # the fourth answer is not shown
