@@ -843,6 +843,9 @@ class EmbeddedIndex:
         self._profiles: dict[str, list] = {}  # person_profile rows being written
         self._new_terms: list[str] = []  # evidence_vocab rows being written
         self._activity: dict[str, float] = {}  # person_activity
+        # person_tags by tag, read on first use: (person codes ascending, weights); a write
+        # drops them all (it may change any tag's total).
+        self._tag_columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._tags_cache: dict[str, tuple[str, ...]] = {}  # evidence.tags, parsed
         self._tokenizer = Tokenizer(db, FTS5_TOKENIZE)
         self._tag_fields: dict[str, str] = {}
@@ -948,6 +951,7 @@ class EmbeddedIndex:
                         for (_, doc, _), p in zip(written.values(), postings)])
             self._set_topics(topics)
             self._reload_activity(touched)
+            self._tag_columns.clear()
         return self._bump(conn), in_memory
 
     def _tags_field(self, tags: str) -> str:
@@ -1182,6 +1186,7 @@ class EmbeddedIndex:
                     self._terms.remove(doc_id)
             self._set_topics(topics)
             self._reload_activity(touched)
+            self._tag_columns.clear()
         return self._bump(conn), in_memory
 
     def person_doc_ids(self, person_id: str) -> set[str]:
@@ -1224,6 +1229,7 @@ class EmbeddedIndex:
         self._count_terms()
         self._vocab = dict(self.db.tuples("SELECT term, id FROM evidence_vocab"))
         self._activity = dict(self.db.tuples("SELECT person_id, weight FROM person_activity"))
+        self._tag_columns.clear()
         keys, owners, answers, postings = [], [], [], []
         counted = self._in_memory_bm25
 
@@ -1386,33 +1392,50 @@ class EmbeddedIndex:
         if not tags or limit <= 0:
             return TagExpertise({}, {})
         excluded = list(dict.fromkeys(exclude_people))
-        marks = ",".join("?" * len(tags))
-        totals = {r["tag"]: r["total"] for r in self.db.query(
-            f"SELECT tag, SUM(weight) AS total FROM person_tags WHERE tag IN ({marks})"
-            " GROUP BY tag", tags) if r["total"] > 0}
-        if not totals:
-            return TagExpertise({}, {})
-        clause = f" AND p.person_id NOT IN ({','.join('?' * len(excluded))})" if excluded else ""
-        # A person's strength on a tag is their weight over the square root of everyone's
-        # (as matching reads it); summed over the tags.
-        strength_on_tag = ("CASE p.tag " + " ".join("WHEN ? THEN p.weight / ?" for _ in totals)
-                           + " END")
-        rows = self.db.query(
-            f"SELECT p.person_id AS person_id, SUM({strength_on_tag}) AS strength"
-            f" FROM person_tags p WHERE p.tag IN ({','.join('?' * len(totals))}){clause}"
-            " GROUP BY p.person_id ORDER BY strength DESC, p.person_id LIMIT ?",
-            [*(v for tag, total in totals.items() for v in (tag, math.sqrt(total))), *totals,
-             *excluded, limit])
-        people = [r["person_id"] for r in rows]
-        scale = self._scale(now, self.half_life_days)
-        detail: dict[str, dict[str, float]] = {p: {} for p in people}
-        for start in range(0, len(people), 500):
-            chunk = people[start:start + 500]
-            for r in self.db.query(
-                    f"SELECT person_id, tag, weight FROM person_tags WHERE person_id IN"
-                    f" ({','.join('?' * len(chunk))}) AND tag IN ({marks})", [*chunk, *tags]):
-                detail[r["person_id"]][r["tag"]] = r["weight"] * scale
+        with self._lock:
+            self._refresh()
+            columns = {tag: self._tag_column(tag) for tag in tags}
+            totals = {tag: float(weights.sum()) for tag, (_, weights) in columns.items()
+                      if len(weights) and weights.sum() > 0}
+            if not totals:
+                return TagExpertise({}, {})
+            # A person's strength on a tag is their weight over the square root of
+            # everyone's (as matching reads it); summed over the tags.
+            codes = np.concatenate([columns[tag][0] for tag in totals])
+            strength = np.bincount(codes, np.concatenate(
+                [columns[tag][1] / math.sqrt(total) for tag, total in totals.items()]),
+                minlength=len(self._person_ids))
+            candidates = np.unique(codes)
+            codes_out = self._excluded_codes(excluded)
+            if codes_out:
+                candidates = candidates[~np.isin(candidates, codes_out)]
+            best = np.array([code for code, _ in _best(
+                candidates, strength[candidates], limit, self._person_ids.__getitem__)],
+                dtype=np.int64)
+            scale = self._scale(now, self.half_life_days)
+            detail: dict[str, dict[str, float]] = {self._person_ids[c]: {} for c in best}
+            for tag in tags:
+                tag_codes, weights = columns[tag]
+                if not len(tag_codes) or not len(best):
+                    continue
+                at = np.minimum(np.searchsorted(tag_codes, best), len(tag_codes) - 1)
+                held = tag_codes[at] == best
+                for code, weight in zip(best[held].tolist(), weights[at[held]].tolist()):
+                    detail[self._person_ids[code]][tag] = weight * scale
         return TagExpertise(detail, {t: total * scale for t, total in totals.items()})
+
+    def _tag_column(self, tag: str) -> tuple[np.ndarray, np.ndarray]:
+        """person_tags' rows of `tag`: (person codes ascending, weights). Call under the
+        lock, refreshed."""
+        column = self._tag_columns.get(tag)
+        if column is None:
+            rows = self.db.tuples("SELECT person_id, weight FROM person_tags WHERE tag = ?",
+                                  (tag,))
+            codes = np.array([self._code(person) for person, _ in rows], dtype=np.int64)
+            weights = np.array([weight for _, weight in rows], dtype=np.float64)
+            order = np.argsort(codes, kind="stable")
+            column = self._tag_columns[tag] = (codes[order], weights[order])
+        return column
 
     def activity(self, person_ids: Iterable[str], now: datetime, top: int,
                  exclude_people: Iterable[str] = ()) -> dict[str, float]:

@@ -125,6 +125,19 @@ class ExpertiseContract:
         assert list(result.people) == ["carl"]
         assert result.totals == pytest.approx({"rare": 1.0, "common": 9.0}, rel=1e-3)
 
+    def test_tag_expertise_follows_writes_after_a_read(self, answers):
+        before = answers.tag_expertise(["kafka"], self.NOW, 10)
+        assert "cy" not in before.people
+        answers.upsert([doc("answer:9", "cy", "question 9", question_id="q9", tags=["kafka"],
+                            created_at=self.NOW.strftime("%Y-%m-%dT%H:%M:%SZ"))])
+        after = answers.tag_expertise(["kafka"], self.NOW, 10)
+        assert after.totals["kafka"] == pytest.approx(before.totals["kafka"] + 1.0, rel=1e-3)
+        assert after.people["cy"] == pytest.approx({"kafka": 1.0}, rel=1e-3)
+        answers.delete(["answer:9"])
+        again = answers.tag_expertise(["kafka"], self.NOW, 10)
+        assert again.totals["kafka"] == pytest.approx(before.totals["kafka"], rel=1e-3)
+        assert "cy" not in again.people
+
     def test_tag_expertise_excludes_people_and_limits(self, answers):
         result = answers.tag_expertise(["kafka"], self.NOW, 1, exclude_people=["ana"])
         assert list(result.people) == ["ben"]
