@@ -12,7 +12,10 @@ held in memory, and loaded again when another process has written:
   with numpy as FTS5's bm25() computes it, to the same doubles, over the postings of the
   query's terms only. FTS5 itself computes bm25() for every row matching any query word, and
   a common word matches most rows: half a second at 400k documents. FTS5 answers itself
-  where the counts cannot say what it would (a query word it splits into several tokens).
+  where the counts cannot say what it would (a query word it splits into several tokens);
+- people's activity, and each asked tag's people and weights (read on the tag's first use,
+  dropped on writes), so inferred expertise is a few array operations, not an SQL
+  aggregation over everyone on a popular tag.
 """
 from __future__ import annotations
 

@@ -23,7 +23,6 @@ from .embedded_index import (BM25_WEIGHTS, days_since_epoch, match_expression, t
 
 # Recency, as the embedded index computes it: each answer weighs 0.5 ** (age / half-life).
 DECAY = "Math.pow(0.5, (params.now - doc['t_days'].value) / params.half_life)"
-# An answer's share of the question's tags: its weight over each tag's total.
 # An answer's part of its author's strength on the asked tags: for each of them, its decayed
 # weight over the square root of the tag's total (as matching reads it).
 TAG_STRENGTH = ("double strength = 0; for (def tag : doc['tags']) { "
