@@ -17,7 +17,8 @@ from .ports import EvidenceDoc, Hit, PersonMatches, TagExpertise
 
 @dataclass(frozen=True)
 class Weights:
-    """The ranking's few parameters, chosen on the tune slice of the routing benchmark.
+    """The ranking's few parameters, chosen on the tune and pseudo-test slices of the routing
+    benchmark (never its test slice).
 
     Six signals, each divided by its largest value among the candidates, then weighted and
     added.
