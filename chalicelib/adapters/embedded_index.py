@@ -13,9 +13,9 @@ held in memory, and loaded again when another process has written:
   query's terms only. FTS5 itself computes bm25() for every row matching any query word, and
   a common word matches most rows: half a second at 400k documents. FTS5 answers itself
   where the counts cannot say what it would (a query word it splits into several tokens);
-- people's activity, and each asked tag's people and weights (read on the tag's first use,
-  dropped on writes), so inferred expertise is a few array operations, not an SQL
-  aggregation over everyone on a popular tag.
+- people's activity, and each tag's people and weights (a write drops the columns of the
+  tags it touched, read again on their next use), so inferred expertise is a few array
+  operations, not an SQL aggregation over everyone on a popular tag.
 """
 from __future__ import annotations
 
@@ -846,9 +846,10 @@ class EmbeddedIndex:
         self._profiles: dict[str, list] = {}  # person_profile rows being written
         self._new_terms: list[str] = []  # evidence_vocab rows being written
         self._activity: dict[str, float] = {}  # person_activity
-        # person_tags by tag, read on first use: (person codes ascending, weights); a write
-        # drops them all (it may change any tag's total).
+        # person_tags by tag: (person codes ascending, weights). All read on loading; a write
+        # drops the columns of the tags it counted answers on, read again on their next use.
         self._tag_columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._tags_counted: set[str] = set()  # by the write under way
         self._tags_cache: dict[str, tuple[str, ...]] = {}  # evidence.tags, parsed
         self._tokenizer = Tokenizer(db, FTS5_TOKENIZE)
         self._tag_fields: dict[str, str] = {}
@@ -954,7 +955,7 @@ class EmbeddedIndex:
                         for (_, doc, _), p in zip(written.values(), postings)])
             self._set_topics(topics)
             self._reload_activity(touched)
-            self._tag_columns.clear()
+            self._drop_tag_columns()
         return self._bump(conn), in_memory
 
     def _tags_field(self, tags: str) -> str:
@@ -1083,9 +1084,11 @@ class EmbeddedIndex:
         conn.execute("INSERT INTO person_activity VALUES (?, ?) ON CONFLICT(person_id)"
                      " DO UPDATE SET weight = max(0, weight + excluded.weight)",
                      (person, sign * 2.0 ** (days / self.activity_half_life_days)))
+        answer_tags = set(json.loads(tags))
+        self._tags_counted.update(answer_tags)
         conn.executemany("INSERT INTO person_tags VALUES (?, ?, ?) ON CONFLICT(person_id, tag)"
                          " DO UPDATE SET weight = max(0, weight + excluded.weight)",
-                         [(person, tag, weight) for tag in set(json.loads(tags))])
+                         [(person, tag, weight) for tag in answer_tags])
         self._add_to_profile(conn, person, sign, weight, vector)
         if sign < 0:  # what is left of a last answer is rounding, not expertise
             conn.execute("DELETE FROM person_activity WHERE person_id = ? AND weight < 1e-9",
@@ -1189,7 +1192,7 @@ class EmbeddedIndex:
                     self._terms.remove(doc_id)
             self._set_topics(topics)
             self._reload_activity(touched)
-            self._tag_columns.clear()
+            self._drop_tag_columns()
         return self._bump(conn), in_memory
 
     def person_doc_ids(self, person_id: str) -> set[str]:
@@ -1232,7 +1235,7 @@ class EmbeddedIndex:
         self._count_terms()
         self._vocab = dict(self.db.tuples("SELECT term, id FROM evidence_vocab"))
         self._activity = dict(self.db.tuples("SELECT person_id, weight FROM person_activity"))
-        self._tag_columns.clear()
+        self._load_tag_columns()
         keys, owners, answers, postings = [], [], [], []
         counted = self._in_memory_bm25
 
@@ -1427,17 +1430,36 @@ class EmbeddedIndex:
                     detail[self._person_ids[code]][tag] = weight * scale
         return TagExpertise(detail, {t: total * scale for t, total in totals.items()})
 
+    def _load_tag_columns(self) -> None:
+        """Every tag's column, from person_tags at once."""
+        rows = self.db.tuples("SELECT tag, person_id, weight FROM person_tags ORDER BY tag")
+        self._tag_columns, self._tags_counted = {}, set()
+        start = 0
+        for end in range(1, len(rows) + 1):
+            if end == len(rows) or rows[end][0] != rows[start][0]:
+                self._tag_columns[rows[start][0]] = self._column(rows[start:end])
+                start = end
+
+    def _drop_tag_columns(self) -> None:
+        """After a write: the columns of the tags it counted answers on are stale."""
+        for tag in self._tags_counted:
+            self._tag_columns.pop(tag, None)
+        self._tags_counted = set()
+
+    def _column(self, rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+        """(person codes ascending, weights) of person_tags rows (..., person_id, weight)."""
+        codes = np.array([self._code(row[-2]) for row in rows], dtype=np.int64)
+        weights = np.array([row[-1] for row in rows], dtype=np.float64)
+        order = np.argsort(codes, kind="stable")
+        return codes[order], weights[order]
+
     def _tag_column(self, tag: str) -> tuple[np.ndarray, np.ndarray]:
         """person_tags' rows of `tag`: (person codes ascending, weights). Call under the
         lock, refreshed."""
         column = self._tag_columns.get(tag)
         if column is None:
-            rows = self.db.tuples("SELECT person_id, weight FROM person_tags WHERE tag = ?",
-                                  (tag,))
-            codes = np.array([self._code(person) for person, _ in rows], dtype=np.int64)
-            weights = np.array([weight for _, weight in rows], dtype=np.float64)
-            order = np.argsort(codes, kind="stable")
-            column = self._tag_columns[tag] = (codes[order], weights[order])
+            column = self._tag_columns[tag] = self._column(self.db.tuples(
+                "SELECT person_id, weight FROM person_tags WHERE tag = ?", (tag,)))
         return column
 
     def activity(self, person_ids: Iterable[str], now: datetime, top: int,
