@@ -721,11 +721,9 @@ class TermTable:
             return []
         norm = self._cached("document norms", lambda: self._length_norm(
             self.size, float(self.tokens) / float(self.rows)))
-        phrases = []
-        for term in terms:
-            parts = [(slots, freq[:, None], (1.0,)) for slots, _, freq in self.postings(term)]
-            hits = sum(len(part[0]) for part in parts)
-            phrases.append((self._idf(self.rows, hits) if hits else 0.0, parts))
+        phrases = self._with_idf(self.rows, (
+            [(slots, freq[:, None], (1.0,)) for slots, _, freq in self.postings(term)]
+            for term in terms))
         return self._rank(phrases, 1, len(self.keys), norm, self.owner, k, excluded, key)
 
     def best_people(self, terms: Sequence[int | None], k: int, excluded: Sequence[int],
@@ -737,14 +735,20 @@ class TermTable:
             return []
         norm = self._cached("person norms", lambda: self._length_norm(
             self.person_size, float(self.people_tokens) / float(self.people_rows)))
-        phrases = []
-        for term in terms:
-            parts = [(codes, counts, self.weights) for codes, counts in
-                     self._person_postings(term)]
-            hits = sum(len(part[0]) for part in parts)
-            phrases.append((self._idf(self.people_rows, hits) if hits else 0.0, parts))
+        phrases = self._with_idf(self.people_rows, (
+            [(codes, counts, self.weights) for codes, counts in self._person_postings(term)]
+            for term in terms))
         return self._rank(phrases, self.columns, len(self.person_docs), norm, None, k,
                           excluded, key)
+
+    def _with_idf(self, rows: int, parts_per_phrase) -> list:
+        """Each phrase's parts (as _rank takes them) with its idf over `rows` (0.0 where it
+        is in no row)."""
+        phrases = []
+        for parts in parts_per_phrase:
+            hits = sum(len(part[0]) for part in parts)
+            phrases.append((self._idf(rows, hits) if hits else 0.0, parts))
+        return phrases
 
     def _rank(self, phrases, columns: int, entities: int, norm: np.ndarray, owner, k: int,
               excluded: Sequence[int], key) -> list[tuple[int, float]]:
@@ -1401,8 +1405,8 @@ class EmbeddedIndex:
         with self._lock:
             self._refresh()
             columns = {tag: self._tag_column(tag) for tag in tags}
-            totals = {tag: float(weights.sum()) for tag, (_, weights) in columns.items()
-                      if len(weights) and weights.sum() > 0}
+            sums = {tag: float(weights.sum()) for tag, (_, weights) in columns.items()}
+            totals = {tag: total for tag, total in sums.items() if total > 0}
             if not totals:
                 return TagExpertise({}, {})
             # A person's strength on a tag is their weight over the square root of
