@@ -178,18 +178,16 @@ class SQLiteProfileStore:
 
     def _write_row(self, conn, profile: Profile) -> None:
         # An upsert, not INSERT OR REPLACE: the row keeps its rowid, which keys profiles_fts.
-        conn.execute(
+        rowid = conn.execute(
             "INSERT INTO profiles (id, data, version, active, deleted, department,"
             " user_name, email, external_id) VALUES (?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(id) DO UPDATE SET data = excluded.data, version = excluded.version,"
             " active = excluded.active, deleted = excluded.deleted,"
             " department = excluded.department, user_name = excluded.user_name,"
-            " email = excluded.email, external_id = excluded.external_id",
+            " email = excluded.email, external_id = excluded.external_id RETURNING rowid",
             (profile.id, dumps(profile.to_dict()), profile.version, int(profile.active),
              int(profile.deleted), profile.department, profile.user_name, profile.email.lower(),
-             profile.external_id))
-        rowid = conn.execute("SELECT rowid FROM profiles WHERE id = ?",
-                             (profile.id,)).fetchone()[0]
+             profile.external_id)).fetchone()[0]
         conn.execute("DELETE FROM profile_skills WHERE profile_id = ?", (profile.id,))
         conn.executemany("INSERT OR IGNORE INTO profile_skills VALUES (?, ?)",
                          [(profile.id, normalize_skill(s)) for s in profile.skills])
