@@ -26,7 +26,7 @@ from chalicelib.config import Settings
 from chalicelib.schemas import AnswerIn, ProfilePatch, QuestionIn
 from chalicelib.services.routing import Draft
 
-from .metrics import rank_of, summarize, top3_gini
+from .metrics import rank_of, ratio_interval, reciprocal_ranks, summarize, top3_gini
 
 MAX_BODY = 20_000  # the API's limit on a question or answer body
 EMPTY_ANSWER = "-"  # for datasets without answer text (an answer body cannot be empty)
@@ -165,10 +165,13 @@ def popularity_rankings(history: list[dict], questions: list[dict]) -> dict:
             for q in questions}
 
 
+def ranks_of(rankings: dict, questions: list[dict]) -> list[int | None]:
+    return [rank_of(rankings[q["question_id"]], str(q["accepted_answerer_id"]))
+            for q in questions]
+
+
 def score(rankings: dict, questions: list[dict], population) -> dict:
-    ranks = [rank_of(rankings[q["question_id"]], str(q["accepted_answerer_id"]))
-             for q in questions]
-    result = summarize(ranks)
+    result = summarize(ranks_of(rankings, questions))
     result["top3_gini"] = top3_gini(rankings.values(), population)
     return result
 
@@ -225,11 +228,11 @@ def main(argv=None) -> int:
             out.write(json.dumps({"question_id": question["question_id"],
                                   "ranking": ranked[question["question_id"]]}) + "\n")
     site = Path(args.data).stem + (f"@{args.first:g}" if args.first < 1.0 else "")
+    baseline = bm25_vote_rankings(history, evaluated)
     report = {
         "protocol": "routing-v1", "site": site, "slice": args.slice, "backend": args.backend,
         "relais": score(ranked, evaluated, population),
-        "baseline_bm25_doc_vote": score(bm25_vote_rankings(history, evaluated), evaluated,
-                                        population),
+        "baseline_bm25_doc_vote": score(baseline, evaluated, population),
         "baseline_popularity": score(popularity_rankings(history, evaluated), evaluated,
                                      population),
         # Measured, though the data has no org chart: no asker has a chain here.
@@ -238,6 +241,11 @@ def main(argv=None) -> int:
     }
     report["mrr_ratio_to_bm25"] = round(
         report["relais"]["MRR"] / max(1e-9, report["baseline_bm25_doc_vote"]["MRR"]), 3)
+    if evaluated and report["baseline_bm25_doc_vote"]["MRR"] > 0:
+        # How far the ratio could move on another draw of as many questions.
+        report["mrr_ratio_ci95"] = list(ratio_interval(
+            reciprocal_ranks(ranks_of(ranked, evaluated)),
+            reciprocal_ranks(ranks_of(baseline, evaluated))))
     print(json.dumps(report))
     return 0
 

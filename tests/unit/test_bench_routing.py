@@ -6,6 +6,7 @@ import json
 import pytest
 
 from bench import routing
+from bench.metrics import ratio_interval, reciprocal_ranks, summarize
 from chalicelib.bootstrap import bootstrap
 from tests.fakes import FakeEmbedder
 
@@ -66,6 +67,8 @@ def test_a_run_writes_rankings_and_scores_them_against_the_baselines(data, tmp_p
     assert {"baseline_bm25_doc_vote", "baseline_popularity"} <= set(report)
     assert report["mrr_ratio_to_bm25"] == pytest.approx(
         report["relais"]["MRR"] / report["baseline_bm25_doc_vote"]["MRR"], rel=1e-2)
+    low, high = report["mrr_ratio_ci95"]
+    assert low <= report["mrr_ratio_to_bm25"] + 1e-3 and report["mrr_ratio_to_bm25"] <= high + 1e-3
 
 
 def test_first_fraction_makes_a_pseudo_test_slice(data, tmp_path, capsys):
@@ -76,3 +79,26 @@ def test_first_fraction_makes_a_pseudo_test_slice(data, tmp_path, capsys):
     assert report["site"] == "tiny@0.5" and ids == list(range(1024, 1030))
     with pytest.raises(SystemExit):
         routing.main([str(data), "--out", str(out), "--first", "0"])
+
+
+def test_mrr_counts_only_the_top_100():
+    ranks = [1, 4, None, 101]
+    assert reciprocal_ranks(ranks) == [1.0, 0.25, 0.0, 0.0]
+    assert summarize(ranks)["MRR"] == round(1.25 / 4, 4)
+
+
+def test_the_ratio_interval_is_paired_and_holds_the_ratio():
+    baseline = [1.0, 0.5, 0.0, 0.25, 0.2, 0.0, 1.0, 0.1]
+    assert ratio_interval(baseline, baseline) == (1.0, 1.0)  # same draw for both rankings
+    assert ratio_interval([2 * x for x in baseline], baseline) == (2.0, 2.0)
+    ours = [0.5, 1.0, 0.2, 0.0, 1.0, 0.0, 0.5, 0.1]
+    low, high = ratio_interval(ours, baseline, seed=3)
+    assert low < sum(ours) / sum(baseline) < high and low < high
+    assert ratio_interval(ours, baseline, seed=3) == (low, high)  # seeded: reproducible
+
+
+def test_the_ratio_interval_needs_one_rank_per_question_for_both():
+    with pytest.raises(ValueError):
+        ratio_interval([1.0], [1.0, 0.5])
+    with pytest.raises(ValueError):
+        ratio_interval([], [])
