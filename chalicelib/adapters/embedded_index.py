@@ -1281,7 +1281,10 @@ class EmbeddedIndex:
         self._generation = generation
         # What was just loaded lives until the next reload: moved out of the collector's way,
         # a full collection no longer walks it (at 10k people and more, a pause of 0.1-0.2 s
-        # in the middle of a request).
+        # in the middle of a request). What the last load froze goes back first, and garbage
+        # is collected before freezing, so that nothing dropped in a reference cycle is kept.
+        gc.unfreeze()
+        gc.collect()
         gc.freeze()
 
     # Reads -------------------------------------------------------------------------------

@@ -214,3 +214,25 @@ def test_counts_past_uint16_are_stored_wide_and_left_to_fts5(tmp_path):
     assert index.bm25("w1", 3)[0].doc.id == "answer:long"
     assert index._terms is None  # FTS5 answered
     assert_same_as_fts5(index)
+
+
+def test_a_reload_hands_what_the_last_load_froze_back_to_the_collector(index, tmp_path):
+    import gc
+    import weakref
+
+    class Cycle:
+        pass
+
+    garbage = Cycle()
+    garbage.itself = garbage
+    gone = weakref.ref(garbage)
+    reader = EmbeddedIndex(SQLiteDatabase(str(tmp_path / "index.db")))
+    reader.bm25("involved", 5)  # a load: everything alive now is frozen
+    assert gc.get_freeze_count() > 0
+    del garbage
+    gc.collect()
+    assert gone() is not None  # frozen: out of the collector's reach
+    index.delete(["answer:0"])  # another process writes: the reader reloads
+    reader.bm25("involved", 5)
+    gc.collect()
+    assert gone() is None
