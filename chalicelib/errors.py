@@ -49,6 +49,20 @@ class NotFound(RelaisError):
     code = "not_found"
 
 
+class MethodNotAllowed(RelaisError):
+    """The path exists, but not with this method."""
+
+    status = 405
+    code = "method_not_allowed"
+
+
+class UnsupportedMediaType(RelaisError):
+    """The body is in a content type the route does not read."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Conflict(RelaisError):
     """The record changed since the caller read it, or already exists."""
 

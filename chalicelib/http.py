@@ -12,8 +12,8 @@ from chalice import Chalice, Response
 from pydantic import BaseModel
 
 from .auth import Caller
-from .errors import (BadRequest, InternalError, NotFound, PayloadTooLarge, RelaisError,
-                     ValidationError, field_error)
+from .errors import (BadRequest, InternalError, MethodNotAllowed, NotFound, PayloadTooLarge,
+                     RelaisError, UnsupportedMediaType, ValidationError, field_error)
 from .schemas import parse
 
 log = logging.getLogger("relais.http")
@@ -32,6 +32,11 @@ class Query:
     maximum: int | None = None
 
 
+def error_response(error: RelaisError) -> Response:
+    return Response(body=error.to_body(), status_code=error.status,
+                    headers={"Content-Type": "application/json"})
+
+
 @dataclass
 class RouteSpec:
     path: str
@@ -44,11 +49,24 @@ class RouteSpec:
     status: int
     content_types: list[str] = field(default_factory=lambda: list(JSON_TYPES))
     module: str | None = None  # a switchable module (services/modules.py); None: always on
+    on_error: Callable[[RelaisError], Response] = error_response  # SCIM's on /scim
 
 
-def error_response(error: RelaisError) -> Response:
-    return Response(body=error.to_body(), status_code=error.status,
-                    headers={"Content-Type": "application/json"})
+def chalice_error(code: str, message: str, request, response: Response,
+                  content_types: list[str]) -> RelaisError:
+    """The Relais error for one Chalice answers by itself."""
+    if code == "MethodNotAllowedError":
+        allowed = response.headers.get("Allow", "")
+        return MethodNotAllowed(f"{request.method} is not allowed here (allowed: {allowed})",
+                                [{"field": "method", "message": f"allowed: {allowed}"}])
+    if code == "UnsupportedMediaType":
+        sent = (request.headers or {}).get("content-type", "")
+        return UnsupportedMediaType(
+            f"the body must be sent as {' or '.join(content_types)}, not {sent}",
+            [{"field": "Content-Type", "message": f"unsupported: {sent}"}])
+    if response.status_code < 500:
+        return BadRequest(message, [{"field": "Accept", "message": message}])
+    return InternalError("internal error")
 
 
 class RouteTable:
@@ -62,6 +80,26 @@ class RouteTable:
         self.max_body_bytes = max_body_bytes
         self.module_on = module_on
         self.specs: list[RouteSpec] = []
+        self.specs_by_path: dict[str, dict[str, RouteSpec]] = {}
+        app.register_middleware(self.own_error_shape, "http")
+
+    def own_error_shape(self, request, get_response) -> Response:
+        """Chalice answers some requests before any view runs (a method the path does not
+        have, a content type the route does not read) in a shape of its own; they are given
+        the path's error shape (Relais's, or SCIM's on /scim), like every other error."""
+        response = get_response(request)
+        body = response.body
+        if not (isinstance(body, dict) and set(body) == {"Code", "Message"}):
+            return response
+        specs = self.specs_by_path.get((request.context or {}).get("resourcePath", ""), {})
+        spec = specs.get(request.method) or next(iter(specs.values()), None)
+        error = chalice_error(body["Code"], body["Message"], request, response,
+                              spec.content_types if spec else JSON_TYPES)
+        shaped = (spec.on_error if spec else error_response)(error)
+        for name, value in response.headers.items():  # Allow, and the CORS headers
+            if name.lower() != "content-type":
+                shaped.headers[name] = value
+        return shaped
 
     def route(self, path: str, method: str = "GET", *, summary: str, tag: str, auth: bool = True,
               body: type[BaseModel] | dict | None = None, query: list[Query] | None = None,
@@ -75,8 +113,9 @@ class RouteTable:
         `module` that is switched off answers 404, before anything else is looked at.
         """
         spec = RouteSpec(path, method, summary, tag, auth, body, query or [], status,
-                         content_types or list(JSON_TYPES), module)
+                         content_types or list(JSON_TYPES), module, on_error)
         self.specs.append(spec)
+        self.specs_by_path.setdefault(path, {})[method] = spec
 
         def decorator(fn):
             @functools.wraps(fn)

@@ -7,15 +7,17 @@ import dataclasses
 
 import functools
 import html
+import json
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from chalice.config import Config
-from chalice.local import (ChaliceRequestHandler, LocalChalice, LocalDevServer,
-                          create_local_server)
+from chalice.local import (ChaliceRequestHandler, ForbiddenError, LocalChalice,
+                          LocalDevServer, create_local_server)
 
 from .bootstrap import bootstrap
 from .config import Settings
+from .errors import NotFound
 
 DEMO_PERSON = "p030"
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
@@ -77,6 +79,17 @@ class RelaisRequestHandler(ChaliceRequestHandler):
         self.send_header("Access-Control-Allow-Origin", "*")
         self.end_headers()
         self.wfile.write(body)
+
+    def _send_error_response(self, error) -> None:
+        # Chalice's local gateway answers a path no route has as API Gateway does, 403
+        # "Missing Authentication Token" (no authorizer of Chalice's is used here, so that is
+        # the only 403 it sends): a 404 in Relais's error shape says what happened.
+        if isinstance(error, ForbiddenError):
+            body = NotFound(f"no such path: {urlsplit(self.path).path}").to_body()
+            return self._send_http_response(404, {"Content-Type": "application/json",
+                                                  "Access-Control-Allow-Origin": "*"},
+                                            json.dumps(body))
+        return super()._send_error_response(error)
 
 
 def make_server(relais, settings: Settings, *, demo: bool = False):

@@ -83,6 +83,37 @@ def test_a_closed_question_answers_409(world):
                             person="u2"), 409, "conflict")
 
 
+# 405, 415: what Chalice answers before any view runs ----------------------------------------
+def test_a_method_the_path_does_not_have_is_a_405_naming_the_allowed_ones(world):
+    response = world.call("PATCH", "/questions", {"title": "x"})
+    assert_error(response, 405, "method_not_allowed", "method")
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+    assert "GET" in response.json["error"]["message"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml",
+                                          "application/x-www-form-urlencoded"])
+def test_a_body_in_another_content_type_is_a_415_and_stores_nothing(world, content_type):
+    response = world.call("POST", "/questions", {"title": "Sent as text"},
+                          headers={"Content-Type": content_type})
+    assert_error(response, 415, "unsupported_media_type", "Content-Type")
+    assert content_type in response.json["error"]["message"]
+    assert world.get("/questions").json["total"] == 1  # only the fixture's question
+
+
+def test_scim_paths_answer_405_and_415_in_scims_error_shape(world):
+    token = world.relais.tokens.issue("hr1", "hr")
+    response = world.client.http.post("/scim/v2/Users", body="userName=x", headers={
+        "Content-Type": "text/plain", "Authorization": f"Bearer {token}"})
+    body = json.loads(response.body)
+    assert response.status_code == 415 and body["status"] == "415"
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert "application/scim+json" in body["detail"]
+    response = world.client.http.delete("/scim/v2/Users", headers={
+        "Authorization": f"Bearer {token}"})
+    assert response.status_code == 405 and json.loads(response.body)["status"] == "405"
+
+
 # 413 -------------------------------------------------------------------------------------
 def test_a_body_over_the_limit_is_a_413(world):
     limit = world.relais.settings.max_body_bytes

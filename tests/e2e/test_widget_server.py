@@ -1,6 +1,7 @@
 """The local server's pages, without a browser: the widget bundle and the demo host page."""
 from __future__ import annotations
 
+import json
 import threading
 import urllib.error
 import urllib.request
@@ -76,3 +77,14 @@ def test_no_demo_page_without_demo(people):
     with running(people, demo=False) as url:
         status, kind, _ = get(url + "/demo/")
         assert status in (403, 404) and "json" in kind  # Chalice's answer: no such route
+
+
+def test_a_path_no_route_has_is_a_404_in_the_error_shape(relais):
+    with running(relais, demo=False) as url:
+        for path in ("/nope", "/questions/q1/nothing-here", "/widget/other.js"):
+            status, content_type, body = get(url + path)
+            assert status == 404 and content_type.startswith("application/json"), (path, body)
+            error = json.loads(body)["error"]
+            assert error["code"] == "not_found" and path.split("?")[0] in error["message"]
+        status, _, body = get(url + "/openapi.json")  # the routes themselves still answer
+        assert status == 200 and json.loads(body)["paths"]
