@@ -20,6 +20,11 @@ def normalize_skill(skill: str) -> str:
     return " ".join("".join(c for c in text if not unicodedata.combining(c)).split())
 
 
+def community_name_key(name: str) -> str:
+    """Two communities may not share a name, whatever the case or spacing."""
+    return " ".join(name.casefold().split())
+
+
 @dataclass
 class Record:
     """Fields every stored record has: optimistic-concurrency version and timestamps."""

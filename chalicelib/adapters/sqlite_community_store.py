@@ -9,7 +9,8 @@ import json
 import sqlite3
 from typing import Iterable
 
-from ..domain import AuditEntry, Community, CommunityRole, Membership, Thanks
+from ..domain import (AuditEntry, Community, CommunityRole, Membership, Thanks,
+                      community_name_key)
 from ..errors import Conflict, NotFound
 from ..ports import Page
 from .sqlite_db import SQLiteDatabase, decode_cursor, dumps, encode_cursor
@@ -74,11 +75,6 @@ CREATE INDEX IF NOT EXISTS audit_log_actor ON audit_log(actor_id, seq);
 """
 
 
-def name_key(name: str) -> str:
-    """Two communities may not share a name, whatever the case or spacing."""
-    return " ".join(name.casefold().split())
-
-
 def _page(rows: list, offset: int, limit: int, total: int | None = None) -> Page:
     more = len(rows) > limit
     return Page(items=rows[:limit], next_cursor=encode_cursor(offset + limit) if more else None,
@@ -115,7 +111,7 @@ class SQLiteCommunityStore:
     @staticmethod
     def _name_taken(conn, community: Community) -> None:
         row = conn.execute("SELECT id FROM communities WHERE name_key = ? AND id <> ?",
-                           (name_key(community.name), community.id)).fetchone()
+                           (community_name_key(community.name), community.id)).fetchone()
         if row:
             raise Conflict(f"a community named {community.name!r} already exists",
                            [{"field": "name", "message": "already taken"}])
@@ -128,7 +124,7 @@ class SQLiteCommunityStore:
                                [{"field": "id", "message": "already exists"}])
             self._name_taken(conn, stored)
             conn.execute("INSERT INTO communities VALUES (?,?,?,?)",
-                         (stored.id, name_key(stored.name), dumps(stored.to_dict()), 1))
+                         (stored.id, community_name_key(stored.name), dumps(stored.to_dict()), 1))
         return stored
 
     def get_community(self, community_id: str) -> Community | None:
@@ -148,8 +144,8 @@ class SQLiteCommunityStore:
                                [{"field": "version", "message": f"current is {row['version']}"}])
             self._name_taken(conn, stored)
             conn.execute("UPDATE communities SET name_key = ?, data = ?, version = ? WHERE id = ?",
-                         (name_key(stored.name), dumps(stored.to_dict()), stored.version,
-                          stored.id))
+                         (community_name_key(stored.name), dumps(stored.to_dict()),
+                          stored.version, stored.id))
         return stored
 
     def list_communities(self, *, limit: int, cursor: str | None = None,
