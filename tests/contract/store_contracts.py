@@ -1,4 +1,5 @@
-"""The ProfileStore and QuestionStore contracts (chalicelib/ports.py), written once.
+"""The store contracts (chalicelib/ports.py), written once: ProfileStore, QuestionStore,
+CommunityStore, SettingStore, AuditLog and VoteReader.
 
 Every adapter runs the same suite: subclass the contract and provide a `store` fixture that
 returns a fresh, empty store, e.g.
@@ -18,7 +19,8 @@ import threading
 
 import pytest
 
-from chalicelib.domain import Answer, Profile, Question, Relay
+from chalicelib.domain import (Answer, AuditEntry, Community, CommunityRole, Membership,
+                               Profile, Question, Relay, Thanks)
 from chalicelib.errors import Conflict, NotFound, ValidationError
 
 
@@ -483,3 +485,440 @@ class QuestionStoreContract:
         assert sorted((r.question_id, r.expert_id) for r in due) == [
             ("q1", "e1"), ("q1", "e2"), ("q2", "e1")]
         assert store.relays_due("2026-01-01T00:00:00Z") == []
+
+
+def stamp(n: int) -> str:
+    return f"2026-02-01T00:{n // 60:02d}:{n % 60:02d}Z"
+
+
+def community(cid: str, name: str | None = None, **fields) -> Community:
+    return Community(id=cid, name=name or f"Community {cid}", created_at=stamp(0),
+                     updated_at=stamp(0), **fields)
+
+
+def member(cid: str, pid: str, n: int = 0) -> Membership:
+    return Membership(community_id=cid, person_id=pid, joined_at=stamp(n))
+
+
+def role(cid: str, pid: str, kind: str = "manager", n: int = 0) -> CommunityRole:
+    return CommunityRole(community_id=cid, person_id=pid, role=kind, assigned_by="admin",
+                         assigned_at=stamp(n))
+
+
+def thanks(tid: str, to_id: str, from_id: str = "m1", n: int = 0) -> Thanks:
+    return Thanks(id=tid, community_id="c1", from_id=from_id, to_id=to_id,
+                  message=f"Thanks {tid}", created_at=stamp(n))
+
+
+class CommunityStoreContract:
+    """What every CommunityStore must do. Subclasses provide the `store` fixture."""
+
+    @pytest.fixture
+    def store(self):
+        raise NotImplementedError("an adapter's test class provides a fresh `store`")
+
+    # communities ---------------------------------------------------------------------------
+    def test_add_community_stores_it_at_version_1(self, store):
+        added = store.add_community(community("c1", "Data", tags=["sql"], skills=["Python"],
+                                              languages=["fr", "en"], description="All data"))
+        assert added.version == 1
+        got = store.get_community("c1")
+        assert got == added
+        assert got.tags == ["sql"] and got.languages == ["fr", "en"]
+        assert store.get_community("nope") is None
+
+    def test_an_existing_id_is_a_conflict_on_the_id_and_keeps_the_first(self, store):
+        store.add_community(community("c1", "Data"))
+        with pytest.raises(Conflict) as refused:
+            store.add_community(community("c1", "Other"))
+        assert refused.value.details[0]["field"] == "id"
+        assert store.get_community("c1").name == "Data"
+        store.add_community(community("c2", "Other"))  # the refused name was not held
+
+    @pytest.mark.parametrize("taken", ["data science", "DATA SCIENCE", "  Data   Science "])
+    def test_names_are_unique_whatever_the_case_or_spacing(self, store, taken):
+        store.add_community(community("c1", "Data Science"))
+        with pytest.raises(Conflict) as refused:
+            store.add_community(community("c2", taken))
+        assert refused.value.details == [{"field": "name", "message": "already taken"}]
+        assert store.get_community("c2") is None
+
+    def test_update_is_compare_and_set_on_the_version(self, store):
+        first = store.add_community(community("c1", "Data"))
+        second = store.update_community(first.replace(description="Tables"))
+        assert second.version == 2 and store.get_community("c1") == second
+        with pytest.raises(Conflict) as refused:
+            store.update_community(first.replace(description="Stale"))
+        assert refused.value.details[0]["field"] == "version"
+        assert store.get_community("c1").description == "Tables"
+        with pytest.raises(NotFound):
+            store.update_community(community("ghost", version=1))
+
+    def test_a_rename_frees_the_old_name_and_holds_the_new(self, store):
+        first = store.add_community(community("c1", "Data"))
+        store.update_community(first.replace(name="Analytics"))
+        store.add_community(community("c2", "data"))
+        with pytest.raises(Conflict):
+            store.add_community(community("c3", "ANALYTICS"))
+        renamed = store.get_community("c1")
+        assert store.update_community(renamed.replace(name="Analytics  ")).version == 3
+
+    def test_a_rename_to_a_taken_name_is_a_conflict_and_changes_nothing(self, store):
+        store.add_community(community("c1", "Data"))
+        second = store.add_community(community("c2", "Legal"))
+        with pytest.raises(Conflict) as refused:
+            store.update_community(second.replace(name="DATA"))
+        assert refused.value.details == [{"field": "name", "message": "already taken"}]
+        assert store.get_community("c2") == second
+        with pytest.raises(Conflict):  # c2 still holds its name
+            store.add_community(community("c3", "legal "))
+
+    def test_concurrent_renames_to_one_name_let_exactly_one_win(self, store):
+        firsts = [store.add_community(community(f"c{n}", f"Name {n}")) for n in range(4)]
+        barrier = threading.Barrier(len(firsts))
+        outcomes = []
+
+        def rename(first):
+            barrier.wait()
+            try:
+                store.update_community(first.replace(name="Wanted"))
+                outcomes.append("won")
+            except Conflict:
+                outcomes.append("conflict")
+
+        threads = [threading.Thread(target=rename, args=(f,)) for f in firsts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes) == ["conflict"] * 3 + ["won"]
+        named = [c.name for c in (store.get_community(f.id) for f in firsts)]
+        assert named.count("Wanted") == 1
+
+    def test_list_communities_by_name_then_id_with_pages(self, store):
+        names = ["data science", "Zeta", "Data", "accounting", "Émile", "Data-Ops", "b"]
+        for n, name in enumerate(names):
+            store.add_community(community(f"c{n}", name))
+        items, pages = walk(lambda **kw: store.list_communities(**kw), limit=3)
+        expected = sorted(names, key=lambda name: " ".join(name.casefold().split()))
+        assert [c.name for c in items] == expected
+        assert [len(p.items) for p in pages] == [3, 3, 1]
+        assert all(p.total == 7 for p in pages)
+
+    def test_list_communities_among_ids(self, store):
+        for n, name in enumerate(["Delta", "alpha", "Charlie", "bravo"]):
+            store.add_community(community(f"c{n}", name))
+        listing = (lambda **kw: store.list_communities(ids=["c0", "c3", "ghost", "c1", "c0"],
+                                                       **kw))
+        items, pages = walk(listing, limit=2)
+        assert [c.name for c in items] == ["alpha", "bravo", "Delta"]
+        assert [len(p.items) for p in pages] == [2, 1]
+        assert all(p.total == 3 for p in pages)
+        empty = store.list_communities(limit=10, ids=[])
+        assert empty.items == [] and empty.total == 0 and empty.next_cursor is None
+
+    def test_a_cursor_the_store_did_not_make_is_refused(self, store):
+        store.add_community(community("c1"))
+        store.add_member(member("c1", "u1"))
+        for listing in (lambda: store.list_communities(limit=1, cursor="not-a-cursor"),
+                        lambda: store.list_communities(limit=1, ids=["c1"], cursor="x!"),
+                        lambda: store.list_members("c1", limit=1, cursor="not-a-cursor")):
+            with pytest.raises(ValidationError):
+                listing()
+
+    # members -------------------------------------------------------------------------------
+    def test_members_join_once_and_leave_once(self, store):
+        store.add_community(community("c1"))
+        assert store.add_member(member("c1", "u1", 1)) is True
+        assert store.add_member(member("c1", "u1", 2)) is False  # nothing changes
+        assert [m.joined_at for m in store.memberships_of("u1")] == [stamp(1)]
+        assert store.member_ids("c1") == {"u1"}
+        assert store.remove_member("c1", "u1") is True
+        assert store.remove_member("c1", "u1") is False
+        assert store.member_ids("c1") == set() and store.memberships_of("u1") == []
+        assert store.add_member(member("c1", "u1", 3)) is True  # and may join again
+
+    def test_list_members_oldest_first_with_pages(self, store):
+        store.add_community(community("c1"))
+        store.add_community(community("c2"))
+        for n, pid in enumerate(["u5", "u1", "u4", "u2", "u3"]):
+            store.add_member(member("c1", pid, n))
+        store.add_member(member("c2", "u9", 9))
+        items, pages = walk(lambda **kw: store.list_members("c1", **kw), limit=2)
+        assert [m.person_id for m in items] == ["u5", "u1", "u4", "u2", "u3"]
+        assert all(m.community_id == "c1" for m in items)
+        assert [len(p.items) for p in pages] == [2, 2, 1]
+        assert all(p.total == 5 for p in pages)
+        assert store.member_ids("c1") == {"u1", "u2", "u3", "u4", "u5"}
+        store.remove_member("c1", "u4")
+        assert [m.person_id for m in store.list_members("c1", limit=10).items] == [
+            "u5", "u1", "u2", "u3"]
+        empty = store.list_members("c3", limit=10)
+        assert empty.items == [] and empty.total == 0
+
+    def test_member_counts_include_communities_without_members(self, store):
+        for cid, people in (("c1", ["u1", "u2", "u3"]), ("c2", ["u1"]), ("c3", [])):
+            store.add_community(community(cid))
+            for pid in people:
+                store.add_member(member(cid, pid))
+        assert store.member_counts(["c1", "c2", "c3", "ghost", "c1"]) == {
+            "c1": 3, "c2": 1, "c3": 0, "ghost": 0}
+        assert store.member_counts([]) == {}
+
+    def test_memberships_of_a_person_oldest_first(self, store):
+        for n, cid in enumerate(["c3", "c1", "c2"]):
+            store.add_community(community(cid))
+            store.add_member(member(cid, "u1", n))
+        store.add_member(member("c1", "u2", 5))
+        assert [m.community_id for m in store.memberships_of("u1")] == ["c3", "c1", "c2"]
+        assert store.memberships_of("nobody") == []
+
+    # roles ---------------------------------------------------------------------------------
+    def test_roles_are_granted_once_and_withdrawn_once(self, store):
+        store.add_community(community("c1"))
+        assert store.set_role(role("c1", "u1", "manager", 1)) is True
+        assert store.set_role(role("c1", "u1", "manager", 2)) is False
+        assert store.set_role(role("c1", "u1", "lead", 3)) is True  # two roles in one place
+        assert [(r.role, r.assigned_at) for r in store.roles_of("u1")] == [
+            ("manager", stamp(1)), ("lead", stamp(3))]
+        assert store.remove_role("c1", "u1", "manager") is True
+        assert store.remove_role("c1", "u1", "manager") is False
+        assert store.remove_role("c1", "u2", "lead") is False
+        assert [r.role for r in store.roles_in("c1")] == ["lead"]
+
+    def test_roles_in_a_community_and_of_a_person_oldest_first(self, store):
+        store.add_community(community("c1"))
+        store.add_community(community("c2"))
+        store.set_role(role("c1", "u3", "manager", 1))
+        store.set_role(role("c2", "u1", "lead", 2))
+        store.set_role(role("c1", "u1", "manager", 3))
+        store.set_role(role("c1", "u2", "lead", 4))
+        got = store.roles_in("c1")
+        assert [(r.person_id, r.role) for r in got] == [("u3", "manager"), ("u1", "manager"),
+                                                         ("u2", "lead")]
+        assert got[0] == role("c1", "u3", "manager", 1)
+        assert [(r.community_id, r.role) for r in store.roles_of("u1")] == [
+            ("c2", "lead"), ("c1", "manager")]
+        assert store.roles_in("c9") == [] and store.roles_of("nobody") == []
+
+    # questions asked in a community --------------------------------------------------------
+    def test_question_ids_by_time_then_id_since_a_time(self, store):
+        store.add_community(community("c1"))
+        store.add_question("c1", "q3", stamp(2))
+        store.add_question("c1", "q1", stamp(1))
+        store.add_question("c1", "q2", stamp(2))
+        store.add_question("c1", "q0", stamp(5))
+        store.add_question("c2", "q9", stamp(1))
+        store.add_question("c1", "q1", stamp(9))  # the same pair again: harmless
+        assert store.question_ids("c1") == ["q1", "q2", "q3", "q0"]
+        assert store.question_ids("c1", since=stamp(2)) == ["q2", "q3", "q0"]  # inclusive
+        assert store.question_ids("c1", since=stamp(6)) == []
+        assert store.question_ids("c9") == []
+
+    # thanks --------------------------------------------------------------------------------
+    def test_thanks_newest_first_to_and_from_a_person(self, store):
+        for n, (tid, to_id, from_id) in enumerate([("t1", "u1", "m1"), ("t2", "u2", "m1"),
+                                                   ("t3", "u1", "m2"), ("t4", "u1", "m1")]):
+            assert store.add_thanks(thanks(tid, to_id, from_id, n)) == thanks(tid, to_id,
+                                                                              from_id, n)
+        assert [t.id for t in store.thanks_to("u1")] == ["t4", "t3", "t1"]
+        assert [t.id for t in store.thanks_from("m1")] == ["t4", "t2", "t1"]
+        assert store.thanks_to("u1")[0] == thanks("t4", "u1", "m1", 3)
+        assert store.thanks_to("m1") == [] and store.thanks_from("u1") == []
+
+    def test_thanks_with_an_existing_id_is_a_conflict_and_keeps_the_first(self, store):
+        store.add_thanks(thanks("t1", "u1"))
+        with pytest.raises(Conflict):
+            store.add_thanks(thanks("t1", "u2"))
+        assert [t.id for t in store.thanks_to("u1")] == ["t1"]
+        assert store.thanks_to("u2") == []
+
+    # deletion ------------------------------------------------------------------------------
+    def test_forget_person_erases_memberships_roles_and_thanks_received(self, store):
+        for cid in ("c1", "c2"):
+            store.add_community(community(cid))
+            store.add_member(member(cid, "u1"))
+            store.add_member(member(cid, "u2"))
+        store.set_role(role("c1", "u1", "manager"))
+        store.set_role(role("c1", "u1", "lead"))
+        store.set_role(role("c1", "u2", "manager"))
+        store.add_thanks(thanks("t1", "u1", "u2", 1))
+        store.add_thanks(thanks("t2", "u2", "u1", 2))  # given by u1: stays
+        assert store.forget_person("u1") == {"memberships": 2, "roles": 2,
+                                             "thanks_received": 1}
+        assert store.memberships_of("u1") == [] and store.roles_of("u1") == []
+        assert store.thanks_to("u1") == []
+        assert [t.id for t in store.thanks_from("u1")] == ["t2"]
+        assert store.member_ids("c1") == {"u2"} and store.member_counts(["c2"]) == {"c2": 1}
+        assert [(r.person_id, r.role) for r in store.roles_in("c1")] == [("u2", "manager")]
+        assert [t.id for t in store.thanks_to("u2")] == ["t2"]
+        assert store.forget_person("u1") == {"memberships": 0, "roles": 0,
+                                             "thanks_received": 0}
+
+
+class SettingStoreContract:
+    """What every SettingStore must do. Subclasses provide the `store` fixture."""
+
+    @pytest.fixture
+    def store(self):
+        raise NotImplementedError("an adapter's test class provides a fresh `store`")
+
+    def test_a_setting_never_set_is_none_at_version_0(self, store):
+        assert store.get_setting("modules") == (None, 0)
+
+    def test_put_is_compare_and_set_on_the_version(self, store):
+        assert store.put_setting("modules", {"email": False}, 0) == 1
+        assert store.get_setting("modules") == ({"email": False}, 1)
+        assert store.put_setting("modules", {"email": True, "gamification": False}, 1) == 2
+        for stale in (0, 1, 3):
+            with pytest.raises(Conflict) as refused:
+                store.put_setting("modules", {"email": False}, stale)
+            assert refused.value.details == [{"field": "version", "message": "current is 2"}]
+        assert store.get_setting("modules") == ({"email": True, "gamification": False}, 2)
+
+    def test_a_put_from_a_version_on_a_missing_setting_is_a_conflict(self, store):
+        with pytest.raises(Conflict):
+            store.put_setting("modules", {"email": False}, 1)
+        assert store.get_setting("modules") == (None, 0)
+
+    def test_values_come_back_as_they_were_put(self, store):
+        value = {"ratio": 2.0, "third": 1 / 3, "count": 3, "none": None, "text": "é",
+                 "list": [1, "a", {"b": False}], "empty": ""}
+        store.put_setting("a", value, 0)
+        store.put_setting("b", [1.5, 2], 0)
+        store.put_setting("c", "plain", 0)
+        got, _ = store.get_setting("a")
+        assert got == value and type(got["ratio"]) is float and type(got["count"]) is int
+        assert store.get_setting("b") == ([1.5, 2], 1)
+        assert store.get_setting("c") == ("plain", 1)
+
+    def test_concurrent_puts_from_one_version_let_exactly_one_win(self, store):
+        store.put_setting("modules", {}, 0)
+        barrier = threading.Barrier(6)
+        outcomes = []
+
+        def put(n):
+            barrier.wait()
+            try:
+                store.put_setting("modules", {"n": n}, 1)
+                outcomes.append(n)
+            except Conflict:
+                pass
+
+        threads = [threading.Thread(target=put, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(outcomes) == 1
+        assert store.get_setting("modules") == ({"n": outcomes[0]}, 2)
+
+
+def entry(eid: str, n: int, action: str, actor_id: str | None = "admin1", **fields) -> AuditEntry:
+    return AuditEntry(id=eid, at=stamp(n), actor_id=actor_id,
+                      actor_role="admin" if actor_id else "system", action=action, **fields)
+
+
+class AuditLogContract:
+    """What every AuditLog must do. Subclasses provide the `store` fixture."""
+
+    @pytest.fixture
+    def store(self):
+        raise NotImplementedError("an adapter's test class provides a fresh `store`")
+
+    @pytest.fixture
+    def log(self, store):
+        for n, (action, actor) in enumerate([
+                ("community.created", "admin1"), ("modules.changed", "admin2"),
+                ("community.role.assigned", "admin1"), ("scim.write", None),
+                ("communities.imported", "admin2"), ("community.role.withdrawn", "admin2"),
+                ("community", "admin1"), ("community.created", "admin2")]):
+            store.append(entry(f"e{n}", n, action, actor))
+        return store
+
+    def test_append_returns_the_entry_and_list_gives_it_back(self, store):
+        added = entry("e1", 1, "hr.sync", target="profiles",
+                      details={"created": 3, "ids": ["u1", "u2"], "nested": {"ok": True},
+                               "ratio": 0.25})
+        assert store.append(added) == added
+        assert store.list(limit=10).items == [added]
+        system = entry("e2", 2, "scim.write", None, target="u1")
+        store.append(system)
+        assert store.list(limit=10).items[0] == system
+
+    def test_entries_newest_first_with_pages(self, log):
+        items, pages = walk(lambda **kw: log.list(**kw), limit=3)
+        assert [e.id for e in items] == [f"e{n}" for n in reversed(range(8))]
+        assert [len(p.items) for p in pages] == [3, 3, 2]
+        assert all(p.total == 8 for p in pages)
+
+    @pytest.mark.parametrize("action,expected", [
+        ("community.created", ["e7", "e0"]),
+        ("community.", ["e7", "e5", "e2", "e0"]),  # a prefix: every community action
+        ("community.role.", ["e5", "e2"]),
+        ("community", ["e6"]),  # no dot: that exact action only
+        ("communities.", ["e4"]),
+        ("scim.write", ["e3"]),
+        ("community.role", []),
+        ("nothing.", []),
+    ])
+    def test_filter_by_action_or_action_prefix(self, log, action, expected):
+        items, pages = walk(lambda **kw: log.list(action=action, **kw), limit=1)
+        assert [e.id for e in items] == expected
+        assert all(p.total == len(expected) for p in pages)
+
+    @pytest.mark.parametrize("actor_id,action,expected", [
+        ("admin1", None, ["e6", "e2", "e0"]),
+        ("admin2", "community.", ["e7", "e5"]),
+        ("admin2", "modules.changed", ["e1"]),
+        ("admin1", "scim.write", []),
+        ("nobody", None, []),
+    ])
+    def test_filter_by_actor_and_action(self, log, actor_id, action, expected):
+        items, pages = walk(lambda **kw: log.list(actor_id=actor_id, action=action, **kw),
+                            limit=2)
+        assert [e.id for e in items] == expected
+        assert all(p.total == len(expected) for p in pages)
+
+    def test_a_cursor_the_store_did_not_make_is_refused(self, log):
+        with pytest.raises(ValidationError):
+            log.list(limit=2, cursor="not-a-cursor")
+
+
+class VoteReaderContract:
+    """What every VoteReader must do: read the votes its question store wrote. Subclasses
+    provide `questions` and `votes` fixtures on one fresh backend."""
+
+    @pytest.fixture
+    def questions(self):
+        raise NotImplementedError("an adapter's test class provides a fresh QuestionStore")
+
+    @pytest.fixture
+    def votes(self, questions):
+        raise NotImplementedError("an adapter's test class provides its VoteReader")
+
+    def test_votes_by_a_voter_ordered_by_answer(self, questions, votes):
+        for aid in ("a3", "a1", "a2", "a4"):
+            questions.add_answer(answer(aid, "q1"))
+        questions.set_vote("a3", "v1", 1)
+        questions.set_vote("a1", "v1", -1)
+        questions.set_vote("a2", "v1", 1)
+        questions.set_vote("a2", "v2", -1)
+        questions.set_vote("a4", "v2", 1)
+        assert votes.votes_by("v1") == [{"answer_id": "a1", "value": -1},
+                                        {"answer_id": "a2", "value": 1},
+                                        {"answer_id": "a3", "value": 1}]
+
+    def test_changed_and_withdrawn_votes(self, questions, votes):
+        questions.add_answer(answer("a1", "q1"))
+        questions.add_answer(answer("a2", "q1"))
+        questions.set_vote("a1", "v1", 1)
+        questions.set_vote("a2", "v1", 1)
+        questions.set_vote("a1", "v1", -1)
+        questions.set_vote("a2", "v1", 0)
+        assert votes.votes_by("v1") == [{"answer_id": "a1", "value": -1}]
+
+    def test_a_person_who_never_voted_has_no_votes(self, questions, votes):
+        questions.add_answer(answer("a1", "q1"))
+        questions.set_vote("a1", "v1", 1)
+        assert votes.votes_by("v2") == []

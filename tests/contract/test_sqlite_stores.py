@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.adapters.sqlite_community_store import (SQLiteAuditLog, SQLiteCommunityStore,
+                                                       SQLiteSettingStore, SQLiteVoteReader)
 from chalicelib.adapters.sqlite_db import SQLiteDatabase
 from chalicelib.adapters.sqlite_store import SQLiteProfileStore, SQLiteQuestionStore
 
-from .store_contracts import ProfileStoreContract, QuestionStoreContract, person
+from .store_contracts import (AuditLogContract, CommunityStoreContract, ProfileStoreContract,
+                              QuestionStoreContract, SettingStoreContract, VoteReaderContract,
+                              person)
 
 
 @pytest.fixture(params=["memory", "file"])
@@ -25,6 +29,34 @@ class TestSQLiteQuestionStore(QuestionStoreContract):
     @pytest.fixture
     def store(self, database):
         return SQLiteQuestionStore(database)
+
+
+class TestSQLiteCommunityStore(CommunityStoreContract):
+    @pytest.fixture
+    def store(self, database):
+        return SQLiteCommunityStore(database)
+
+
+class TestSQLiteSettingStore(SettingStoreContract):
+    @pytest.fixture
+    def store(self, database):
+        return SQLiteSettingStore(database)
+
+
+class TestSQLiteAuditLog(AuditLogContract):
+    @pytest.fixture
+    def store(self, database):
+        return SQLiteAuditLog(database)
+
+
+class TestSQLiteVoteReader(VoteReaderContract):
+    @pytest.fixture
+    def questions(self, database):
+        return SQLiteQuestionStore(database)
+
+    @pytest.fixture
+    def votes(self, database, questions):
+        return SQLiteVoteReader(database)
 
 
 def test_records_survive_reopening_the_database_file(tmp_path):
