@@ -1,9 +1,10 @@
 """The DynamoDB tables as the adapters design them (chalicelib/adapters/dynamodb_store.py for
-profiles and Q&A, chalicelib/adapters/mail.py for the mail ledger), in CloudFormation.
+profiles, Q&A and communities, chalicelib/adapters/mail.py for the mail ledger), in
+CloudFormation.
 
 infra/resources.yaml spells the tables out (so the template reads on its own); a test holds it to
 the adapters' design. After changing the design (a GSI, a key), print the new resources and
-paste them over ProfilesTable, QaTable and MailTable in infra/resources.yaml:
+paste them over ProfilesTable, QaTable, CommunityTable and MailTable in infra/resources.yaml:
 
     python -m infra.tables
 """
@@ -13,15 +14,21 @@ import sys
 
 import yaml
 
-LOGICAL_IDS = {"profiles": "ProfilesTable", "qa": "QaTable", "mail": "MailTable"}
-STREAMED = frozenset({"profiles", "qa"})  # what the indexer reads; the mail ledger is not indexed
+LOGICAL_IDS = {"profiles": "ProfilesTable", "qa": "QaTable", "community": "CommunityTable",
+               "mail": "MailTable"}
+
+
+def streamed() -> frozenset[str]:
+    """The families the indexer reads (dynamodb_store.STREAMED); the others have no stream."""
+    from chalicelib.adapters.dynamodb_store import STREAMED
+    return frozenset(STREAMED)
 
 
 def design() -> dict[str, tuple]:
     """Family -> GSIs, read from the adapters (the one source of the table design)."""
-    from chalicelib.adapters.dynamodb_store import PROFILE_INDEXES, QA_INDEXES
+    from chalicelib.adapters.dynamodb_store import TABLE_INDEXES
     from chalicelib.adapters.mail import MAIL_INDEXES
-    return {"profiles": tuple(PROFILE_INDEXES), "qa": tuple(QA_INDEXES),
+    return {**{family: tuple(indexes) for family, indexes in TABLE_INDEXES.items()},
             "mail": tuple(MAIL_INDEXES)}
 
 
@@ -29,7 +36,7 @@ def table_properties(family: str, indexes) -> dict:
     """The properties CloudFormation needs for one table family (names from the Stage)."""
     key_names = {"pk", "sk"} | {k["AttributeName"] for i in indexes for k in i["KeySchema"]}
     stream = ({"StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"}}
-              if family in STREAMED else {})
+              if family in streamed() else {})
     return {
         "TableName": {"Fn::Sub": "relais-${Stage}-%s" % family},
         "BillingMode": "PAY_PER_REQUEST",

@@ -1,11 +1,13 @@
-"""ProfileStore and QuestionStore on DynamoDB (the aws profile).
+"""ProfileStore and QuestionStore on DynamoDB (the aws profile), and the design of every
+record table.
 
-Two tables, each in single-table design (docs/dynamodb.md has the whole picture):
+Three tables, each in single-table design (docs/dynamodb.md has the whole picture):
 `<prefix>-profiles` holds profiles, their skill entries and user-name guards; `<prefix>-qa` holds
-questions with their tag entries and relays, and answers with their votes. Indexes (GSIs and
-the skill and tag entries) only *find* records; the base item, read with ConsistentRead, always
-decides what is returned, so an index that lags a moment never shows a deleted profile or a
-question under a status it no longer has.
+questions with their tag entries and relays, and answers with their votes; `<prefix>-community`
+holds communities, module switches and the audit log (their stores are in
+dynamodb_community_store.py). Indexes (GSIs and the skill and tag entries) only *find*
+records; the base item, read with ConsistentRead, always decides what is returned, so an index
+that lags a moment never shows a deleted profile or a question under a status it no longer has.
 """
 from __future__ import annotations
 
@@ -44,7 +46,13 @@ RETRYABLE_CANCELLATIONS = {"TransactionConflict", "ThrottlingError",
 
 def table_names(prefix: str) -> dict[str, str]:
     """The table of each record family for a table prefix (settings.table_prefix)."""
-    return {"profiles": f"{prefix}-profiles", "qa": f"{prefix}-qa"}
+    return {"profiles": f"{prefix}-profiles", "qa": f"{prefix}-qa",
+            "community": f"{prefix}-community"}
+
+
+# The families the indexer reads from a stream; communities, switches and the audit log hold
+# nothing to index, so their table has no stream.
+STREAMED = ("profiles", "qa")
 
 
 def _gsi(name: str, hash_key: str, range_key: str | None = None,
@@ -78,27 +86,41 @@ QA_INDEXES = (
     _gsi("answers_by_author", "author_pk", "order_key"),
     _gsi("expert", "expert_pk", "expert_sk"),  # relays: expert, then open|closed#<state>#<order>
     _gsi("due", "due_pk", "due_sk"),  # open relays with a deadline, by deadline
+    _gsi("votes_by_voter", "voter_pk"),  # votes: voter -> (answer, vote) keys, for an export
 )
+COMMUNITY_INDEXES = (
+    _gsi("by_name", "name_pk", "name_sk"),  # communities by name key
+    _gsi("members", "members_pk", "order_key"),  # memberships of a community, oldest first
+    _gsi("by_person", "person_pk", "person_sk"),  # member#|role#|thanks#<order>: a person's
+    _gsi("thanks_from", "from_pk", "order_key"),  # thanks a person gave
+    _gsi("asked", "asked_pk", "asked_sk"),  # questions asked in a community: <asked_at>#<id>
+    _gsi("audit", "audit_pk", "order_key"),  # every audit entry, newest first
+    _gsi("audit_action", "action_pk", "order_key", include=("action",)),  # by action family
+    _gsi("audit_actor", "actor_pk", "order_key", include=("action",)),
+)
+TABLE_INDEXES = {"profiles": PROFILE_INDEXES, "qa": QA_INDEXES, "community": COMMUNITY_INDEXES}
 
 
 def create_tables(client_or_resource, prefix: str) -> dict[str, str]:
-    """Create the Relais tables (on-demand, streams with NEW_AND_OLD_IMAGES) unless they exist,
-    wait until they are active, and return their names. Accepts a boto3 client or resource."""
+    """Create the Relais tables (on-demand; the STREAMED ones with NEW_AND_OLD_IMAGES streams)
+    unless they exist, wait until they are active, and return their names. Accepts a boto3
+    client or resource."""
     client = getattr(client_or_resource.meta, "client", client_or_resource)
     names = table_names(prefix)
-    for name, indexes in ((names["profiles"], PROFILE_INDEXES), (names["qa"], QA_INDEXES)):
+    for family, indexes in TABLE_INDEXES.items():
         key_names = {"pk", "sk"} | {k["AttributeName"] for i in indexes for k in i["KeySchema"]}
+        stream = ({"StreamSpecification": {"StreamEnabled": True,
+                                           "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+                  if family in STREAMED else {})
         try:
             client.create_table(
-                TableName=name,
+                TableName=names[family],
                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
                            {"AttributeName": "sk", "KeyType": "RANGE"}],
                 AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"}
                                       for a in sorted(key_names)],
                 GlobalSecondaryIndexes=list(indexes),
-                BillingMode="PAY_PER_REQUEST",
-                StreamSpecification={"StreamEnabled": True,
-                                     "StreamViewType": "NEW_AND_OLD_IMAGES"})
+                BillingMode="PAY_PER_REQUEST", **stream)
         except ClientError as error:
             if _code(error) != "ResourceInUseException":
                 raise
@@ -950,9 +972,11 @@ class DynamoDBQuestionStore(_DynamoDBTable):
             if value == 0:
                 vote_action = _delete(self.table, pk, vote_sk, condition, expr)
             else:
-                vote_action = _put(self.table, {"pk": pk, "sk": vote_sk, "kind": "vote",
-                                                "answer_id": answer_id, "voter_id": voter_id,
-                                                "value": value}, condition, expr)
+                item = {"pk": pk, "sk": vote_sk, "kind": "vote", "answer_id": answer_id,
+                        "voter_id": voter_id, "value": value}
+                if voter_id:
+                    item["voter_pk"] = voter_id
+                vote_action = _put(self.table, item, condition, expr)
             expr = _Expr()
             score_action = {"Update": {
                 "TableName": self.table, "Key": _key(pk, ANSWER_SK),

@@ -7,12 +7,18 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.adapters.dynamodb_store import (DynamoDBProfileStore, DynamoDBQuestionStore,
-                                                create_tables, table_names)
+from chalicelib.adapters.dynamodb_community_store import (DynamoDBAuditLog,
+                                                          DynamoDBCommunityStore,
+                                                          DynamoDBSettingStore,
+                                                          DynamoDBVoteReader)
+from chalicelib.adapters.dynamodb_store import (STREAMED, DynamoDBProfileStore,
+                                                DynamoDBQuestionStore, create_tables,
+                                                table_names)
 from chalicelib.errors import ValidationError
 
-from .store_contracts import (ProfileStoreContract, QuestionStoreContract, answer, person,
-                              question, relay)
+from .store_contracts import (AuditLogContract, CommunityStoreContract, ProfileStoreContract,
+                              QuestionStoreContract, SettingStoreContract, VoteReaderContract,
+                              answer, person, question, relay)
 
 PREFIX = "relais-test"
 REGION = "eu-west-1"
@@ -74,6 +80,34 @@ class TestDynamoDBQuestionStore(QuestionStoreContract):
         return DynamoDBQuestionStore(dynamodb, table_names(PREFIX)["qa"])
 
 
+class TestDynamoDBCommunityStore(CommunityStoreContract):
+    @pytest.fixture
+    def store(self, dynamodb):
+        return DynamoDBCommunityStore(dynamodb, table_names(PREFIX)["community"])
+
+
+class TestDynamoDBSettingStore(SettingStoreContract):
+    @pytest.fixture
+    def store(self, dynamodb):
+        return DynamoDBSettingStore(dynamodb, table_names(PREFIX)["community"])
+
+
+class TestDynamoDBAuditLog(AuditLogContract):
+    @pytest.fixture
+    def store(self, dynamodb):
+        return DynamoDBAuditLog(dynamodb, table_names(PREFIX)["community"])
+
+
+class TestDynamoDBVoteReader(VoteReaderContract):
+    @pytest.fixture
+    def questions(self, dynamodb):
+        return DynamoDBQuestionStore(dynamodb, table_names(PREFIX)["qa"])
+
+    @pytest.fixture
+    def votes(self, dynamodb, questions):
+        return DynamoDBVoteReader(dynamodb, table_names(PREFIX)["qa"])
+
+
 # What the contract does not cover but the aws profile relies on -------------------------------
 @pytest.fixture
 def profiles(dynamodb):
@@ -86,11 +120,15 @@ def questions(dynamodb):
 
 
 def test_tables_stream_new_and_old_images(dynamodb):
-    for name in table_names(PREFIX).values():
+    assert set(STREAMED) == {"profiles", "qa"}  # what the indexer reads
+    for family, name in table_names(PREFIX).items():
         table = dynamodb.describe_table(TableName=name)["Table"]
-        assert table["StreamSpecification"] == {"StreamEnabled": True,
-                                                "StreamViewType": "NEW_AND_OLD_IMAGES"}
-        assert table["LatestStreamArn"]
+        if family in STREAMED:
+            assert table["StreamSpecification"] == {"StreamEnabled": True,
+                                                    "StreamViewType": "NEW_AND_OLD_IMAGES"}
+            assert table["LatestStreamArn"]
+        else:
+            assert "LatestStreamArn" not in table
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
 
 
@@ -208,3 +246,4 @@ def test_aws_stores_wires_both_stores_on_the_prefixed_tables(dynamodb):
     assert DynamoDBProfileStore(dynamodb, table_names(PREFIX)["profiles"]).get("u1").name == "Ana"
     assert question_store.get_question("q1").title == "Question q1"
     assert profile_store.search_scan_limit == 7
+

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.adapters.dynamodb_store import PROFILE_INDEXES, QA_INDEXES, table_names
+from chalicelib.adapters.dynamodb_store import STREAMED, TABLE_INDEXES, table_names
 from chalicelib.adapters.mail import MAIL_INDEXES, mail_table_name
 from chalicelib.config import Settings
 from tests.infra.cfn import (ACCOUNT, CODE, REGION, moto_supported_types,
@@ -93,12 +93,14 @@ def test_only_the_known_types_were_left_out(stack):
 def test_tables_exist_with_streams_and_the_store_indexes(stack):
     dynamodb = stack.client("dynamodb")
     names = dict(table_names(f"relais-{STAGE}"), mail=mail_table_name(f"relais-{STAGE}"))
-    for family, indexes in (("profiles", PROFILE_INDEXES), ("qa", QA_INDEXES),
-                            ("mail", MAIL_INDEXES)):
+    assert set(TABLE_INDEXES) == {"profiles", "qa", "community"}
+    for family, indexes in (*TABLE_INDEXES.items(), ("mail", MAIL_INDEXES)):
         table = dynamodb.describe_table(TableName=names[family])["Table"]
-        if family != "mail":
+        if family in STREAMED:
             assert table["StreamSpecification"] == {"StreamEnabled": True,
                                                     "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        else:
+            assert "LatestStreamArn" not in table
         assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
         assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == \
             {i["IndexName"] for i in indexes}
@@ -110,8 +112,9 @@ def test_stream_mappings_feed_the_indexer_with_failure_reporting_and_dlq(stack):
     dlq_url = sqs.get_queue_url(QueueName=f"relais-{STAGE}-indexer-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
-    streams = {dynamodb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
-               for name in table_names(f"relais-{STAGE}").values()}
+    names = table_names(f"relais-{STAGE}")
+    streams = {dynamodb.describe_table(TableName=names[family])["Table"]["LatestStreamArn"]
+               for family in STREAMED}
     indexer = lam.get_function(FunctionName=f"relais-{STAGE}-indexer")["Configuration"]
     mappings = [m for m in lam.list_event_source_mappings()["EventSourceMappings"]
                 if m["FunctionArn"] == indexer["FunctionArn"]]
@@ -199,7 +202,7 @@ def test_roles_grant_listed_actions_on_this_stacks_resources(stack):
                                          "SendDigestsOnScheduleRole", "ReceiveMailRole",
                                          "IndexerRole")]
     table_arn = re.compile(
-        rf"^arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/relais-{STAGE}-(profiles|qa|mail)")
+        rf"^arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/relais-{STAGE}-(profiles|qa|community|mail)")
     for role in roles:
         documents = _role_documents(iam, role)
         assert documents, role
