@@ -9,7 +9,8 @@ from .auth import TokenIssuer, token_secret
 from .clock import SystemClock
 from .config import Settings
 from .domain import Answer, Profile, Question
-from .ports import Clock, Embedder, Mailer, ProfileStore, QuestionStore, SearchIndex
+from .ports import (AuditLog, Clock, CommunityStore, Embedder, Mailer, ProfileStore,
+                    QuestionStore, SearchIndex, SettingStore, VoteReader)
 from .services.audit import AuditService
 from .services.communities import CommunityService, RecognitionService
 from .services.figures import FiguresService
@@ -56,19 +57,21 @@ class Relais:
 
 @dataclass
 class Adapters:
+    """The adapters of one profile. Every profile keeps communities, module switches, the
+    audit log and votes in its own records: none of them lives only in memory."""
+
     profile_store: ProfileStore
     question_store: QuestionStore
     index: SearchIndex
     mailer: Mailer
     tokens: TokenIssuer | None
     index_in_process: bool  # embedded: index right after each write; aws: the stream does
+    community_store: CommunityStore
+    setting_store: SettingStore
+    audit_log: AuditLog
+    votes: VoteReader
     mail_ledger: object | None = None  # MailLedger; None switches the email channel off
     raw_mail: object | None = None  # RawMailStore for inbound messages
-    # CommunityStore, SettingStore, AuditLog, VoteReader: SQLite only so far (no DynamoDB).
-    community_store: object | None = None
-    setting_store: object | None = None
-    audit_log: object | None = None
-    votes: object | None = None
 
 
 def default_embedder(settings: Settings) -> Embedder:
@@ -102,6 +105,23 @@ def community_adapters(db) -> dict:
 
     return {"community_store": SQLiteCommunityStore(db), "setting_store": SQLiteSettingStore(db),
             "audit_log": SQLiteAuditLog(db), "votes": SQLiteVoteReader(db)}
+
+
+def aws_community_adapters(settings: Settings, client=None) -> dict:
+    """The DynamoDB stores of communities, module switches and the audit log (on the
+    `community` table) and vote reading (on the `qa` table), named as Adapters fields."""
+    import boto3
+
+    from .adapters.dynamodb_community_store import (DynamoDBAuditLog, DynamoDBCommunityStore,
+                                                    DynamoDBSettingStore, DynamoDBVoteReader)
+    from .adapters.dynamodb_store import table_names
+
+    client = client or boto3.client("dynamodb", region_name=settings.aws_region)
+    names = table_names(settings.table_prefix)
+    return {"community_store": DynamoDBCommunityStore(client, names["community"]),
+            "setting_store": DynamoDBSettingStore(client, names["community"]),
+            "audit_log": DynamoDBAuditLog(client, names["community"]),
+            "votes": DynamoDBVoteReader(client, names["qa"])}
 
 
 def aws_stores(settings: Settings, client=None) -> tuple[ProfileStore, QuestionStore]:
@@ -146,7 +166,8 @@ def aws_adapters(settings: Settings) -> Adapters:
                                 mail_table_name)
     from .adapters.opensearch_index import OpenSearchIndex
 
-    profile_store, question_store = aws_stores(settings)
+    dynamodb = aws_client("dynamodb", settings.aws_region)
+    profile_store, question_store = aws_stores(settings, dynamodb)
     tokens = None
     if settings.token_secret:  # a local run signs its own tokens; on AWS the authorizer does
         tokens = TokenIssuer(settings.token_secret, settings.token_ttl_hours)
@@ -157,9 +178,9 @@ def aws_adapters(settings: Settings) -> Adapters:
         activity_half_life_days=settings.activity_half_life_days),
         mailer=SesMailer(settings.mail_from, settings.aws_region), tokens=tokens,
         index_in_process=settings.index_on_write,
-        mail_ledger=DynamoDBMailLedger(aws_client("dynamodb", settings.aws_region),
-                                       mail_table_name(settings.table_prefix)),
-        raw_mail=S3MailStore(settings.mail_bucket, settings.aws_region))
+        mail_ledger=DynamoDBMailLedger(dynamodb, mail_table_name(settings.table_prefix)),
+        raw_mail=S3MailStore(settings.mail_bucket, settings.aws_region),
+        **aws_community_adapters(settings, dynamodb))
 
 
 def query_embedder(settings: Settings) -> Embedder:
@@ -201,15 +222,11 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
             indexer.index_profile(profile)
 
     profiles = ProfileService(adapters.profile_store, clock, on_change=profile_changed)
-    if adapters.community_store is None:
-        # No DynamoDB version of these stores yet: keep them in memory (not persisted).
-        import logging
-
-        from .adapters.sqlite_db import SQLiteDatabase
-        logging.getLogger("relais").warning("communities, module switches and the audit log "
-                                            "are kept in memory only on this backend")
-        for name, store in community_adapters(SQLiteDatabase(":memory:")).items():
-            setattr(adapters, name, store)
+    missing = [name for name in ("community_store", "setting_store", "audit_log", "votes")
+               if getattr(adapters, name) is None]
+    if missing:  # never a store in memory: what it held would be lost at the next start
+        raise ValueError(f"the adapters lack {', '.join(missing)}: every profile must keep "
+                         "communities, module switches, the audit log and votes in its records")
     audit = AuditService(adapters.audit_log, clock)
     modules = ModuleService(adapters.setting_store, audit, settings.modules_off.split(","))
     communities = CommunityService(settings, adapters.community_store, adapters.profile_store,

@@ -241,10 +241,9 @@ class Clock(Protocol):
 
 
 # Communities, module switches, audit ----------------------------------------------------
-# The embedded profile implements these on SQLite (adapters/sqlite_community_store.py).
-# A DynamoDB version is still to be written: one table keyed (pk, sk) would hold
-# COMMUNITY#id / META, MEMBER#person, ROLE#role#person, QUESTION#seq; a GSI on person ids
-# answers `memberships_of` / `roles_of` / `thanks_to`.
+# The embedded profile implements these on SQLite (adapters/sqlite_community_store.py), the
+# aws profile on DynamoDB (adapters/dynamodb_community_store.py); tests/contract holds both to
+# the same contracts.
 
 
 class CommunityStore(Protocol):
@@ -354,8 +353,9 @@ class AuditLog(Protocol):
 class VoteReader(Protocol):
     """The votes a person cast (for their data export).
 
-    Its natural home is QuestionStore; until that grows `votes_by`, the embedded adapter
-    reads SQLiteQuestionStore's vote table.
+    Its natural home is QuestionStore; until that grows `votes_by`, each adapter reads the
+    votes its question store wrote (SQLiteQuestionStore's vote table; the vote items of
+    DynamoDBQuestionStore, through the `votes_by_voter` index).
     """
 
     def votes_by(self, voter_id: str) -> list[dict]:

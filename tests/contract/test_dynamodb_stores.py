@@ -247,3 +247,40 @@ def test_aws_stores_wires_both_stores_on_the_prefixed_tables(dynamodb):
     assert question_store.get_question("q1").title == "Question q1"
     assert profile_store.search_scan_limit == 7
 
+
+def test_the_aws_profile_keeps_communities_switches_the_audit_log_and_votes(dynamodb, tmp_path):
+    """Written through one bootstrap of the aws profile, read through another (a Lambda
+    cold start): nothing of it was kept in the first process's memory."""
+    from chalicelib.adapters.mail import aws_client, create_mail_table
+    from chalicelib.auth import Caller
+    from chalicelib.bootstrap import bootstrap
+    from chalicelib.config import Settings
+    from chalicelib.schemas import CommunityIn
+    from tests.fakes import FakeEmbedder
+
+    create_mail_table(dynamodb, PREFIX)
+    settings = Settings(backend="aws", table_prefix=PREFIX, aws_region=REGION,
+                        data_dir=str(tmp_path), token_secret="t" * 40, index_on_write=False)
+    admin, member_caller = Caller("admin1", "admin"), Caller("u1")
+    aws_client.cache_clear()  # its clients must be made inside this moto account
+    try:
+        first = bootstrap(settings, embedder=FakeEmbedder())
+        first.profile_store.add(person("u1", "Ana"))
+        created = first.communities.create(admin, CommunityIn(name="Data"))
+        first.communities.join(member_caller, created.id)
+        first.modules.change(admin, {"analytics": False}, None)
+        first.question_store.add_answer(answer("a1", "q1"))
+        first.question_store.set_vote("a1", "u1", 1)
+
+        again = bootstrap(settings, embedder=FakeEmbedder())
+        assert again.communities.get(created.id).name == "Data"
+        assert again.communities.store.member_ids(created.id) == {"u1"}
+        assert again.modules.is_on("analytics") is False
+        assert [e.action for e in again.audit.list(admin).items] == [
+            "modules.changed", "community.created"]
+        assert again.privacy.votes.votes_by("u1") == [{"answer_id": "a1", "value": 1}]
+    finally:
+        aws_client.cache_clear()
+    community_table = table_names(PREFIX)["community"]
+    assert DynamoDBCommunityStore(dynamodb, community_table).get_community(created.id)
+    assert DynamoDBSettingStore(dynamodb, community_table).get_setting("modules")[1] == 1

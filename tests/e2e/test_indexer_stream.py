@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from chalicelib.adapters.dynamodb_store import STREAMED, create_tables, table_names
 from chalicelib.auth import Caller
-from chalicelib.bootstrap import Adapters, aws_stores, bootstrap
+from chalicelib.bootstrap import Adapters, aws_community_adapters, aws_stores, bootstrap
 from chalicelib.config import Settings
 from chalicelib.schemas import AnswerIn, ProfilePatch, QuestionIn
 from indexer.lambda_handler import StreamIndexer
@@ -42,7 +42,8 @@ def aws(tmp_path, opensearch_index, monkeypatch):
         embedder = FakeEmbedder()
         relais = bootstrap(settings, embedder=embedder, adapters=Adapters(
             profile_store=profiles, question_store=questions, index=opensearch_index,
-            mailer=NoMail(), tokens=None, index_in_process=False))
+            mailer=NoMail(), tokens=None, index_in_process=False,
+            **aws_community_adapters(settings, client)))
         indexer = Indexer(profiles, questions, opensearch_index, embedder)
         yield relais, StreamIndexer(indexer, profiles, questions, opensearch_index), client
 
