@@ -110,8 +110,12 @@ class _RecordTable(_DynamoDBTable):
                 raise _bad_cursor()
             params["ExclusiveStartKey"] = {k: {"S": v} for k, v in start.items()}
         total = state["t"] if state else count()
+        # Limit counts the rows read, not those a filter keeps: with a filter, a rare match
+        # would cost one request per limit + 1 rows read, so DynamoDB pages by size instead.
+        if "FilterExpression" not in params:
+            params["Limit"] = limit + 1
         rows: list[dict] = []
-        for row in self._query(Limit=limit + 1, **params):
+        for row in self._query(**params):
             rows.append(row)
             if len(rows) > limit:
                 break
