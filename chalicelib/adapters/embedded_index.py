@@ -19,6 +19,7 @@ held in memory, and loaded again when another process has written:
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import gc
 import json
@@ -39,6 +40,10 @@ from ..ports import EvidenceDoc, Hit, PersonMatches, TagExpertise
 from .sqlite_db import SQLiteDatabase, dumps
 
 EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
+# What a load freezes (`_refresh`) is skipped by the collection at interpreter exit: handed
+# back first, extension objects (the embedding model's) are released instead of reported as
+# leaked.
+atexit.register(gc.unfreeze)
 BM25_WEIGHTS = (1.0, 2.0, 1.0)
 BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants (fts5_aux.c)
 FTS5_TOKENIZE = "porter unicode61 remove_diacritics 2"

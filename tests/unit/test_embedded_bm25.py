@@ -236,3 +236,22 @@ def test_a_reload_hands_what_the_last_load_froze_back_to_the_collector(index, tm
     reader.bm25("involved", 5)
     gc.collect()
     assert gone() is None
+
+
+def test_a_process_that_loaded_the_index_exits_cleanly(tmp_path):
+    """Frozen objects are handed back at exit: the model's extension objects are released,
+    not reported as leaked on stderr when the server or a command stops."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "from chalicelib.adapters.embedders import SentenceTransformerEmbedder\n"
+        "from chalicelib.adapters.embedded_index import EmbeddedIndex\n"
+        "from chalicelib.adapters.sqlite_db import SQLiteDatabase\n"
+        "SentenceTransformerEmbedder().embed(['hello'])\n"
+        f"EmbeddedIndex(SQLiteDatabase({str(tmp_path / 'exit.db')!r})).bm25('hello', 5)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "leaked" not in done.stderr, done.stderr[-2000:]
