@@ -325,8 +325,8 @@ def add_authorizer(template: dict, specs: list) -> list[dict]:
 
 
 def gateway_responses() -> dict:
-    """Errors API Gateway answers itself (no or bad token, throttled) in Relais's error shape,
-    with CORS headers so the widget can read them."""
+    """Errors API Gateway answers itself (no or bad token, throttled, no such route) in
+    Relais's error shape, with CORS headers so the widget can read them."""
     cors = {"gatewayresponse.header.Access-Control-Allow-Origin": "'*'",
             "gatewayresponse.header.Access-Control-Allow-Headers": CORS_HEADERS}
 
@@ -343,6 +343,13 @@ def gateway_responses() -> dict:
                           "responseParameters": cors},
         "THROTTLED": {"statusCode": 429, "responseTemplates": body("too_many_requests"),
                       "responseParameters": cors},
+        # What API Gateway says of a path (or a path's method) no route has: no route here
+        # is signed with IAM, so a missing signature can mean nothing else.
+        "MISSING_AUTHENTICATION_TOKEN": {
+            "statusCode": 404, "responseParameters": cors, "responseTemplates": {
+                "application/json": '{"error": {"code": "not_found", "message": '
+                                    '"no such path, or not with this method", '
+                                    '"details": []}}'}},
         "DEFAULT_4XX": {"responseTemplates": body("bad_request"), "responseParameters": cors},
         "DEFAULT_5XX": {"responseTemplates": body("internal_error"), "responseParameters": cors},
     }

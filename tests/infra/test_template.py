@@ -258,6 +258,13 @@ def test_gateway_errors_keep_the_error_shape_and_cors(sam_template):
     unauthorized = responses["UNAUTHORIZED"]
     assert unauthorized["statusCode"] == 401
     assert '"code": "unauthorized"' in unauthorized["responseTemplates"]["application/json"]
+    unknown_route = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert unknown_route["statusCode"] == 404
+    assert json.loads(unknown_route["responseTemplates"]["application/json"])["error"]["code"] \
+        == "not_found"
+    # 404 is right only while no route is signed with IAM (a missing signature gives the same)
+    assert all(scheme.get("x-amazon-apigateway-authtype") != "awsSigv4"
+               for scheme in body.get("securityDefinitions", {}).values())
     for response in responses.values():
         assert "gatewayresponse.header.Access-Control-Allow-Origin" in \
             response["responseParameters"]
