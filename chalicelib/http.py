@@ -53,8 +53,8 @@ class RouteSpec:
 
 
 def chalice_error(code: str, message: str, request, response: Response,
-                  content_types: list[str]) -> RelaisError:
-    """The Relais error for one Chalice answers by itself."""
+                  content_types: list[str]) -> RelaisError | None:
+    """The Relais error for one Chalice answers by itself (None: not one of those)."""
     if code == "MethodNotAllowedError":
         allowed = response.headers.get("Allow", "")
         return MethodNotAllowed(f"{request.method} is not allowed here (allowed: {allowed})",
@@ -64,9 +64,11 @@ def chalice_error(code: str, message: str, request, response: Response,
         return UnsupportedMediaType(
             f"the body must be sent as {' or '.join(content_types)}, not {sent}",
             [{"field": "Content-Type", "message": f"unsupported: {sent}"}])
-    if response.status_code < 500:
+    if code == "BadRequest":  # a binary response the Accept header does not take
         return BadRequest(message, [{"field": "Accept", "message": message}])
-    return InternalError("internal error")
+    if response.status_code >= 500:
+        return InternalError("internal error")
+    return None
 
 
 class RouteTable:
@@ -95,6 +97,8 @@ class RouteTable:
         spec = specs.get(request.method) or next(iter(specs.values()), None)
         error = chalice_error(body["Code"], body["Message"], request, response,
                               spec.content_types if spec else JSON_TYPES)
+        if error is None:
+            return response
         shaped = (spec.on_error if spec else error_response)(error)
         for name, value in response.headers.items():  # Allow, and the CORS headers
             if name.lower() != "content-type":

@@ -101,6 +101,25 @@ def test_a_body_in_another_content_type_is_a_415_and_stores_nothing(world, conte
     assert world.get("/questions").json["total"] == 1  # only the fixture's question
 
 
+def test_chalices_other_own_errors_are_mapped_or_left_alone():
+    from types import SimpleNamespace
+
+    from chalice import Response
+
+    from chalicelib.errors import BadRequest, InternalError
+    from chalicelib.http import JSON_TYPES, chalice_error
+
+    request = SimpleNamespace(method="GET", headers={})
+    accept = chalice_error("BadRequest", "binary needs Accept", request,
+                           Response(body={}, status_code=400), JSON_TYPES)
+    assert isinstance(accept, BadRequest) and accept.details[0]["field"] == "Accept"
+    fault = chalice_error("InternalServerError", "Unknown request.", request,
+                          Response(body={}, status_code=500), JSON_TYPES)
+    assert isinstance(fault, InternalError) and "Unknown" not in fault.message
+    assert chalice_error("NotFoundError", "x", request, Response(body={}, status_code=404),
+                         JSON_TYPES) is None
+
+
 def test_scim_paths_answer_405_and_415_in_scims_error_shape(world):
     token = world.relais.tokens.issue("hr1", "hr")
     response = world.client.http.post("/scim/v2/Users", body="userName=x", headers={
