@@ -952,6 +952,38 @@ class DynamoDBQuestionStore(_DynamoDBTable):
     def answers_by(self, author_id: str) -> list[Answer]:
         return self._answers("answers_by_author", "author_pk", author_id)
 
+    def index_old_votes(self) -> int:
+        """Give every vote item written before the `votes_by_voter` index its `voter_pk`, so
+        that its voter's data export finds it; returns how many were set. Idempotent: a vote
+        already indexed, withdrawn or changed meanwhile is left to its own write."""
+        expr = _Expr()
+        params = {"TableName": self.table,
+                  "ProjectionExpression": f"{expr.n('pk')}, {expr.n('sk')}, {expr.n('voter_id')}",
+                  "FilterExpression": (f"{expr.n('kind')} = {expr.v('vote')} AND "
+                                       f"attribute_not_exists({expr.n('voter_pk')})"),
+                  **expr.params()}
+        updated = 0
+        while True:
+            response = self.client.scan(**params)
+            for item in map(_unmarshal, response.get("Items", [])):
+                if not item.get("voter_id"):
+                    continue
+                update = _Expr()
+                try:
+                    self.client.update_item(
+                        TableName=self.table, Key=_key(item["pk"], item["sk"]),
+                        UpdateExpression=f"SET {update.n('voter_pk')} = {update.n('voter_id')}",
+                        ConditionExpression=(f"attribute_exists({update.n('pk')}) AND "
+                                             f"attribute_not_exists({update.n('voter_pk')})"),
+                        **update.params())
+                    updated += 1
+                except ClientError as error:
+                    if _code(error) != "ConditionalCheckFailedException":
+                        raise
+            if "LastEvaluatedKey" not in response:
+                return updated
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def set_vote(self, answer_id: str, voter_id: str, value: int, attempts: int = 12) -> int:
         """The vote and the answer's score change in one transaction; the vote's condition
         (its value as read) makes a concurrent change by the same voter retry, not double."""

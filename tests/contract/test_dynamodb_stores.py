@@ -284,3 +284,46 @@ def test_the_aws_profile_keeps_communities_switches_the_audit_log_and_votes(dyna
     community_table = table_names(PREFIX)["community"]
     assert DynamoDBCommunityStore(dynamodb, community_table).get_community(created.id)
     assert DynamoDBSettingStore(dynamodb, community_table).get_setting("modules")[1] == 1
+
+
+def test_votes_from_before_the_voter_index_are_indexed_once(dynamodb, questions):
+    questions.add_question(question("q1"))
+    questions.add_answer(answer("a1", "q1"))
+    questions.add_answer(answer("a2", "q1", n=1))
+    questions.set_vote("a1", "u7", 1)
+    questions.set_vote("a2", "u7", -1)
+    questions.set_vote("a2", "u8", 1)
+    qa = table_names(PREFIX)["qa"]
+    for answer_id, voter in (("a1", "u7"), ("a2", "u7")):  # as written before the index
+        dynamodb.update_item(TableName=qa, Key={"pk": {"S": f"A#{answer_id}"},
+                                                "sk": {"S": f"VOTE#{voter}"}},
+                             UpdateExpression="REMOVE voter_pk")
+    votes = DynamoDBVoteReader(dynamodb, qa)
+    assert votes.votes_by("u7") == []  # what an export would miss
+    assert questions.index_old_votes() == 2
+    assert votes.votes_by("u7") == [{"answer_id": "a1", "value": 1},
+                                    {"answer_id": "a2", "value": -1}]
+    assert votes.votes_by("u8") == [{"answer_id": "a2", "value": 1}]
+    assert questions.index_old_votes() == 0  # idempotent
+    assert questions.get_answer("a2").score == 0  # scores untouched
+
+
+def test_the_upgrade_command_indexes_old_votes_on_the_aws_profile(dynamodb, questions, capsys,
+                                                                   monkeypatch):
+    from chalicelib.__main__ import main
+
+    questions.add_question(question("q1"))
+    questions.add_answer(answer("a1", "q1"))
+    questions.set_vote("a1", "u7", 1)
+    dynamodb.update_item(TableName=table_names(PREFIX)["qa"],
+                         Key={"pk": {"S": "A#a1"}, "sk": {"S": "VOTE#u7"}},
+                         UpdateExpression="REMOVE voter_pk")
+    monkeypatch.setenv("RELAIS_BACKEND", "aws")
+    monkeypatch.setenv("RELAIS_TABLE_PREFIX", PREFIX)
+    monkeypatch.setenv("RELAIS_AWS_REGION", REGION)
+    assert main(["upgrade"]) == 0
+    assert capsys.readouterr().out.strip().endswith(": 1")
+    assert main(["upgrade"]) == 0
+    assert capsys.readouterr().out.strip().endswith(": 0")
+    monkeypatch.setenv("RELAIS_BACKEND", "embedded")
+    assert main(["upgrade"]) == 0 and "nothing to do" in capsys.readouterr().out
