@@ -23,7 +23,7 @@ import time
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -364,9 +364,16 @@ class _DynamoDBTable:
 
     def _query(self, **params) -> Iterator[dict]:
         """Every item a query returns, page after page."""
+        return self._every_item(self.client.query, params)
+
+    def _scan(self, **params) -> Iterator[dict]:
+        """Every item a scan returns, page after page."""
+        return self._every_item(self.client.scan, params)
+
+    def _every_item(self, operation: Callable[..., dict], params: dict) -> Iterator[dict]:
         params = {"TableName": self.table, **params}
         while True:
-            response = self.client.query(**params)
+            response = operation(**params)
             for raw in response.get("Items", []):
                 yield _unmarshal(raw)
             if "LastEvaluatedKey" not in response:
@@ -572,15 +579,9 @@ class DynamoDBProfileStore(_DynamoDBTable):
 
     def all_ids(self) -> list[str]:
         expr = _Expr()
-        params = {"TableName": self.table, "ProjectionExpression": expr.n("id"),
-                  "FilterExpression": f"{expr.n('kind')} = {expr.v('profile')}", **expr.params()}
-        ids = []
-        while True:
-            response = self.client.scan(**params)
-            ids += [_unmarshal(raw)["id"] for raw in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                return sorted(ids)
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return sorted(item["id"] for item in self._scan(
+            ProjectionExpression=expr.n("id"),
+            FilterExpression=f"{expr.n('kind')} = {expr.v('profile')}", **expr.params()))
 
     # writes -------------------------------------------------------------------------------
     def add(self, profile: Profile) -> Profile:
@@ -957,32 +958,27 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         that its voter's data export finds it; returns how many were set. Idempotent: a vote
         already indexed, withdrawn or changed meanwhile is left to its own write."""
         expr = _Expr()
-        params = {"TableName": self.table,
-                  "ProjectionExpression": f"{expr.n('pk')}, {expr.n('sk')}, {expr.n('voter_id')}",
-                  "FilterExpression": (f"{expr.n('kind')} = {expr.v('vote')} AND "
-                                       f"attribute_not_exists({expr.n('voter_pk')})"),
-                  **expr.params()}
         updated = 0
-        while True:
-            response = self.client.scan(**params)
-            for item in map(_unmarshal, response.get("Items", [])):
-                if not item.get("voter_id"):
-                    continue
-                update = _Expr()
-                try:
-                    self.client.update_item(
-                        TableName=self.table, Key=_key(item["pk"], item["sk"]),
-                        UpdateExpression=f"SET {update.n('voter_pk')} = {update.n('voter_id')}",
-                        ConditionExpression=(f"attribute_exists({update.n('pk')}) AND "
-                                             f"attribute_not_exists({update.n('voter_pk')})"),
-                        **update.params())
-                    updated += 1
-                except ClientError as error:
-                    if _code(error) != "ConditionalCheckFailedException":
-                        raise
-            if "LastEvaluatedKey" not in response:
-                return updated
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in self._scan(
+                ProjectionExpression=f"{expr.n('pk')}, {expr.n('sk')}, {expr.n('voter_id')}",
+                FilterExpression=(f"{expr.n('kind')} = {expr.v('vote')} AND "
+                                  f"attribute_not_exists({expr.n('voter_pk')})"),
+                **expr.params()):
+            if not item.get("voter_id"):
+                continue
+            update = _Expr()
+            try:
+                self.client.update_item(
+                    TableName=self.table, Key=_key(item["pk"], item["sk"]),
+                    UpdateExpression=f"SET {update.n('voter_pk')} = {update.n('voter_id')}",
+                    ConditionExpression=(f"attribute_exists({update.n('pk')}) AND "
+                                         f"attribute_not_exists({update.n('voter_pk')})"),
+                    **update.params())
+                updated += 1
+            except ClientError as error:
+                if _code(error) != "ConditionalCheckFailedException":
+                    raise
+        return updated
 
     def set_vote(self, answer_id: str, voter_id: str, value: int, attempts: int = 12) -> int:
         """The vote and the answer's score change in one transaction; the vote's condition
