@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator
 
 from ..domain import (AuditEntry, Community, CommunityRole, Membership, Thanks,
                       community_name_key)
@@ -65,16 +65,6 @@ class _RecordTable(_DynamoDBTable):
         rows = list(rows)
         items = self._batch_get((r["pk"], r["sk"]) for r in rows)
         return [items[(r["pk"], r["sk"])] for r in rows if (r["pk"], r["sk"]) in items]
-
-    def _partition(self, pk: str, prefix: str, attributes: Sequence[str] = ()) -> Iterator[dict]:
-        """Base items of one partition whose sort key starts with `prefix`, read consistently
-        (only `attributes` of them when given)."""
-        expr = _Expr()
-        params: dict[str, Any] = {"ConsistentRead": True, "KeyConditionExpression": (
-            f"{expr.n('pk')} = {expr.v(pk)} AND begins_with({expr.n('sk')}, {expr.v(prefix)})")}
-        if attributes:
-            params["ProjectionExpression"] = ", ".join(expr.n(a) for a in attributes)
-        return self._query(**params, **expr.params())
 
     def _add(self, item: dict) -> bool:
         """Put an item that must not exist yet; False (nothing written) if it does."""
@@ -271,10 +261,7 @@ class DynamoDBCommunityStore(_RecordTable):
         return {row["person_id"] for row in rows}
 
     def _member_count(self, community_id: str) -> int:
-        expr = _Expr()
-        return self._count(ConsistentRead=True, KeyConditionExpression=(
-            f"{expr.n('pk')} = {expr.v(_community_pk(community_id))} AND "
-            f"begins_with({expr.n('sk')}, {expr.v('MEMBER#')})"), **expr.params())
+        return self._count(**self._partition_query(_community_pk(community_id), "MEMBER#"))
 
     def list_members(self, community_id: str, *, limit: int, cursor: str | None = None) -> Page:
         fingerprint = _fingerprint(community_id)

@@ -338,6 +338,22 @@ class _DynamoDBTable:
                                         ConsistentRead=True)
         return _unmarshal(response["Item"]) if "Item" in response else None
 
+    @staticmethod
+    def _partition_query(pk: str, prefix: str, attributes: Sequence[str] = ()) -> dict:
+        """Query parameters for the items of one partition whose sort key starts with
+        `prefix`, read consistently (only `attributes` of them when given)."""
+        expr = _Expr()
+        params: dict[str, Any] = {"ConsistentRead": True, "KeyConditionExpression": (
+            f"{expr.n('pk')} = {expr.v(pk)} AND begins_with({expr.n('sk')}, {expr.v(prefix)})")}
+        if attributes:
+            params["ProjectionExpression"] = ", ".join(expr.n(a) for a in attributes)
+        return {**params, **expr.params()}
+
+    def _partition(self, pk: str, prefix: str, attributes: Sequence[str] = ()) -> Iterator[dict]:
+        """The items of one partition whose sort key starts with `prefix` (see
+        _partition_query)."""
+        return self._query(**self._partition_query(pk, prefix, attributes))
+
     def _batch_get(self, keys: Iterable[tuple[str, str]],
                    attributes: Sequence[str] = ()) -> dict[tuple[str, str], dict]:
         """Items by (pk, sk), read consistently; unprocessed keys are retried with backoff."""
@@ -1052,10 +1068,7 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         return _record(Relay, item) if item else None
 
     def relays_for_question(self, question_id: str) -> list[Relay]:
-        expr = _Expr()
-        items = self._query(ConsistentRead=True, KeyConditionExpression=(
-            f"{expr.n('pk')} = {expr.v(_question_pk(question_id))} AND "
-            f"begins_with({expr.n('sk')}, {expr.v('RELAY#')})"), **expr.params())
+        items = self._partition(_question_pk(question_id), "RELAY#")
         return [_record(Relay, i) for i in sorted(items, key=lambda i: i["order_key"])]
 
     def _relays(self, rows: Iterable[dict]) -> list[tuple[str, Relay]]:
