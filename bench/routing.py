@@ -23,12 +23,13 @@ from chalicelib.auth import Caller
 from chalicelib.clock import FixedClock
 from chalicelib.bootstrap import bootstrap
 from chalicelib.config import Settings
-from chalicelib.schemas import AnswerIn, ProfilePatch, QuestionIn
+from chalicelib.schemas import ProfilePatch
+from chalicelib.services.history_import import (
+    MAX_BODY, HistoryImport, PastAnswer, PastPerson, PastQuestion)
 from chalicelib.services.routing import Draft
 
 from .metrics import rank_of, ratio_interval, reciprocal_ranks, summarize, top3_gini
 
-MAX_BODY = 20_000  # the API's limit on a question or answer body
 EMPTY_ANSWER = "-"  # for datasets without answer text (an answer body cannot be empty)
 
 
@@ -74,34 +75,33 @@ def timeline(questions: list[dict], history_size: int) -> dict:
     return {q["question_id"]: START + i * step for i, q in enumerate(questions)}
 
 
+def past_questions(history: list[dict], asked_at: dict) -> list[PastQuestion]:
+    """The history in the import's terms (the data has no answer dates: an answer is dated
+    with its question)."""
+    return [PastQuestion(
+        id=f"q{q['question_id']}", asker_id=person(q["asker_id"]), title=q["title"],
+        body=q.get("body") or "", tags=tuple(q["tags"]), created_at=asked_at[q["question_id"]],
+        answers=tuple(PastAnswer(id=f"a{a['answer_id']}", author_id=person(a["answerer_id"]),
+                                 body=a.get("text") or EMPTY_ANSWER,
+                                 created_at=asked_at[q["question_id"]])
+                      for a in q["answers"] if a.get("answerer_id") is not None),
+        accepted_answer_id=f"a{q['accepted_answer_id']}" if q.get("accepted_answer_id") else None)
+        for q in history]
+
+
 def load_history(relais, history: list[dict], asked_at: dict, log=print) -> None:
-    """Import through the services a real import uses: HR sync, profile edits, ask, answer,
-    accept; then one reindex (what `python -m indexer reindex` runs)."""
+    """Import through what a real import uses (HistoryImport: HR sync, ask, answer, accept),
+    declare the protocol's skills by profile edits, then one reindex (what `python -m indexer
+    reindex` runs)."""
     users = sorted({q["asker_id"] for q in history if q.get("asker_id") is not None}
                    | {a["answerer_id"] for q in history for a in q["answers"]
                       if a.get("answerer_id") is not None})
-    for start in range(0, len(users), 1000):
-        report = relais.hr_sync.upsert([{"id": person(u), "name": f"User {u}"}
-                                        for u in users[start:start + 1000]])
-        assert report["counts"]["error"] == 0, report
+    report = HistoryImport(relais.hr_sync, relais.profiles, relais.questions, relais.clock).run(
+        [PastPerson(person(u), f"User {u}") for u in users], past_questions(history, asked_at))
+    if report.skipped:
+        log(f"import skipped {len(report.skipped)} records: {report.skipped[:3]}")
     for user, skills in declared_skills(history).items():
         relais.profiles.edit(Caller(person(user)), person(user), ProfilePatch(skills=skills))
-    for question in history:
-        relais.clock.current = asked_at[question["question_id"]]
-        asker = Caller(person(question["asker_id"]))
-        relais.questions.ask(asker, QuestionIn(
-            title=question["title"], body=(question.get("body") or "")[:MAX_BODY],
-            tags=question["tags"]), question_id=f"q{question['question_id']}", route=False)
-        for answer in question["answers"]:
-            if answer.get("answerer_id") is None:
-                continue
-            relais.questions.answer(
-                Caller(person(answer["answerer_id"])), f"q{question['question_id']}",
-                AnswerIn(body=(answer.get("text") or EMPTY_ANSWER)[:MAX_BODY]),
-                answer_id=f"a{answer['answer_id']}")
-        accepted = question.get("accepted_answer_id")
-        if accepted and any(a["answer_id"] == accepted for a in question["answers"]):
-            relais.questions.accept(asker, f"q{question['question_id']}", f"a{accepted}")
     started = time.time()
     result = relais.indexer.reindex()
     log(f"indexed {result['documents']} documents in {time.time() - started:.0f} s")

@@ -1,5 +1,6 @@
-"""Command line: `python -m chalicelib token <person-id> [--role ...]`, `... serve [--demo]`, and
-`... upgrade` (after deploying a new version over existing records; idempotent)."""
+"""Command line: `python -m chalicelib token <person-id> [--role ...]`, `... serve [--demo]`,
+`... upgrade` (after deploying a new version over existing records; idempotent), and
+`... import-stackexchange FOLDER` (past Q&A from a Stack Exchange dump; idempotent)."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--demo", action="store_true", help="load the demo organisation if empty")
     serve.add_argument("--port", type=int)
     commands.add_parser("upgrade", help="bring existing records up to this version (idempotent)")
+    dump = commands.add_parser("import-stackexchange",
+                               help="import a Stack Exchange dump's people, questions and "
+                                    "answers (Posts.xml, Users.xml); idempotent")
+    dump.add_argument("folder", help="the folder holding one site's Posts.xml and Users.xml")
+    dump.add_argument("--prefix", default="se-",
+                      help="put before the dump's user and post ids (default: se-)")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env(**({"port": args.port} if getattr(args, "port", None) else {}))
@@ -28,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "upgrade":
         return upgrade(settings)
+    if args.command == "import-stackexchange":
+        return import_stackexchange(settings, args.folder, args.prefix)
     from .server import serve as run_server
     return run_server(settings, demo=args.demo)
 
@@ -42,6 +51,38 @@ def upgrade(settings: Settings) -> int:
 
     _, questions = aws_stores(settings)
     print(f"votes given their voter index entry: {questions.index_old_votes()}")
+    return 0
+
+
+def import_stackexchange(settings: Settings, folder: str, prefix: str) -> int:
+    """Past Q&A in, then (embedded profile) one reindex; on AWS the stream indexes."""
+    import json
+    from dataclasses import replace
+
+    from tqdm import tqdm
+
+    from .adapters.stackexchange_dump import read_dump
+    from .bootstrap import bootstrap
+    from .clock import FixedClock
+    from .errors import RelaisError
+    from .services.history_import import HistoryImport
+
+    try:
+        dump = read_dump(folder, prefix)
+    except RelaisError as err:
+        print(f"import-stackexchange: {err.message}", file=sys.stderr)
+        return 2
+    clock = FixedClock()
+    relais = bootstrap(replace(settings, index_on_write=False), clock=clock)
+    history = HistoryImport(relais.hr_sync, relais.profiles, relais.questions, clock)
+    with tqdm(total=len(dump.questions), unit="question", desc="import") as bar:
+        report = history.run(dump.people, dump.questions, progress=bar.update)
+    result = report.as_dict()
+    result["skipped_in_dump"] = dump.skipped
+    wrote = (report.people_created + report.questions + report.answers + report.accepted) > 0
+    if wrote and settings.index_on_write and relais.indexer is not None:
+        result["indexed"] = relais.indexer.reindex()["documents"]
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -20,7 +20,7 @@ def new_id(prefix: str) -> str:
 
 class QuestionService:
     """The Q&A use cases. Routing and indexing listen through the `after_*` hooks;
-    `after_answer` is told whether the answer was added, edited or accepted."""
+    `after_answer` is told whether the answer was added, imported, edited or accepted."""
 
     def __init__(self, questions: QuestionStore, profiles: ProfileStore, clock: Clock,
                  after_ask: Callable[[Question], None] = lambda q: None,
@@ -69,8 +69,9 @@ class QuestionService:
         return self.questions.answers_for(question_id)
 
     def answer(self, caller: Caller, question_id: str, data: AnswerIn, *,
-               answer_id: str | None = None) -> Answer:
-        """Add `caller`'s answer; a closed question takes no more answers."""
+               answer_id: str | None = None, imported: bool = False) -> Answer:
+        """Add `caller`'s answer; a closed question takes no more answers. An `imported`
+        answer is history: it is indexed, but nobody is told of it."""
         self._active_caller(caller)
         question = self.get(question_id)
         if question.status == "closed":
@@ -82,7 +83,7 @@ class QuestionService:
         self._update_question(question_id, lambda q: q.replace(
             answer_count=q.answer_count + 1,
             status="answered" if q.status == "open" else q.status))
-        self.after_answer(self.get(question_id), answer, "added")
+        self.after_answer(self.get(question_id), answer, "imported" if imported else "added")
         return answer
 
     def get_answer(self, answer_id: str) -> Answer:

@@ -73,3 +73,13 @@ def test_the_explanation_keeps_the_reasons_beside_a_heavy_activity():
     assert [e["doc_id"] for e in shown if e["kind"] == "answer"] == ["3", "2", "1"]
     assert shown[0]["kind"] == "activity"  # it weighed most, and says so
     assert sum(e["share"] for e in shown) < 1.0  # the fourth answer is not shown
+
+
+def test_activity_is_explained_against_the_busiest_whatever_the_calendar():
+    # Imported history years old: every amount has faded near zero, and the explanation
+    # still says how active each person is next to the busiest, not "0.0 answers".
+    faded = {"ana": 4e-9, "ben": 1e-9}
+    ranked = {s.person_id: s for s in matching.score_people([], [], NO_TAGS, faded, now=NOW)}
+    said = {p: [e.text for e in s.evidence if e.kind == "activity"] for p, s in ranked.items()}
+    assert said == {"ana": ["answers often: 100% of the busiest answerer's recent pace"],
+                    "ben": ["answers often: 25% of the busiest answerer's recent pace"]}

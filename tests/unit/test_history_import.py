@@ -1,0 +1,163 @@
+"""Past Q&A in: a Stack Exchange dump read (chalicelib/adapters/stackexchange_dump.py) and
+written through the services (chalicelib/services/history_import.py), and the command."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from chalicelib.__main__ import main as cli
+from chalicelib.auth import Caller
+from chalicelib.adapters.stackexchange_dump import html_to_text, parse_tags, read_dump
+from chalicelib.errors import ValidationError
+from chalicelib.schemas import AnswerIn
+from chalicelib.services.history_import import HistoryImport
+from chalicelib.services.routing import Draft
+
+USERS = """<?xml version="1.0" encoding="utf-8"?>
+<users>
+  <row Id="-1" DisplayName="Community" AboutMe="&lt;p&gt;not a person&lt;/p&gt;" />
+  <row Id="7" DisplayName="Ada" AboutMe="&lt;p&gt;I build &lt;b&gt;quantum&lt;/b&gt; compilers.&lt;/p&gt;" />
+  <row Id="8" DisplayName="Bo" />
+  <row Id="9" DisplayName="Cy" />
+  <row Id="10" DisplayName="Never posted" />
+</users>"""
+
+POSTS = """<?xml version="1.0" encoding="utf-8"?>
+<posts>
+  <row Id="1" PostTypeId="1" AcceptedAnswerId="3" CreationDate="2018-03-12T17:00:45.567"
+       OwnerUserId="9" Title="How do I compile a Toffoli gate &amp; keep depth low?"
+       Body="&lt;p&gt;I need a &lt;code&gt;CCX&lt;/code&gt; with few T gates.&lt;/p&gt;"
+       Tags="&lt;quantum-gate&gt;&lt;circuit-construction&gt;" />
+  <row Id="2" PostTypeId="2" ParentId="1" CreationDate="2018-03-12T18:00:00.000"
+       OwnerUserId="8" Body="&lt;p&gt;Use ancillas.&lt;/p&gt;" />
+  <row Id="3" PostTypeId="2" ParentId="1" CreationDate="2018-03-13T09:30:00.000"
+       OwnerUserId="7" Body="&lt;p&gt;Decompose it:&lt;/p&gt;&lt;pre&gt;&lt;code&gt;ccx = 7 T gates&lt;/code&gt;&lt;/pre&gt;" />
+  <row Id="4" PostTypeId="1" CreationDate="2018-04-01T10:00:00.000" Title="Question by a deleted account"
+       Body="&lt;p&gt;orphan&lt;/p&gt;" Tags="&lt;qubit&gt;" />
+  <row Id="5" PostTypeId="2" ParentId="99" CreationDate="2018-04-02T10:00:00.000"
+       OwnerUserId="8" Body="&lt;p&gt;an answer to a question the dump does not hold&lt;/p&gt;" />
+  <row Id="6" PostTypeId="5" CreationDate="2018-04-03T10:00:00.000" OwnerUserId="8" Body="tag wiki" />
+  <row Id="11" PostTypeId="1" CreationDate="2018-05-01T10:00:00.000" OwnerUserId="8" Title="ab"
+       Body="&lt;p&gt;a title too short for Relais&lt;/p&gt;" Tags="&lt;qubit&gt;" />
+  <row Id="12" PostTypeId="2" ParentId="11" CreationDate="2018-05-01T11:00:00.000"
+       OwnerUserId="7" Body="&lt;p&gt;lost with its question&lt;/p&gt;" />
+</posts>"""
+
+
+@pytest.fixture
+def dump_folder(tmp_path) -> Path:
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "Users.xml").write_text(USERS, encoding="utf-8")
+    (folder / "Posts.xml").write_text(POSTS, encoding="utf-8")
+    return folder
+
+
+def history(relais) -> HistoryImport:
+    return HistoryImport(relais.hr_sync, relais.profiles, relais.questions, relais.clock)
+
+
+def test_the_dump_is_read_as_people_questions_and_answers(dump_folder):
+    dump = read_dump(dump_folder)
+    assert [p.id for p in dump.people] == ["se-7", "se-8", "se-9"]  # only people who posted
+    ada = dump.people[0]
+    assert (ada.name, ada.bio) == ("Ada", "I build quantum compilers.")
+    toffoli = dump.questions[0]
+    assert toffoli.id == "se-q1" and toffoli.asker_id == "se-9"
+    assert toffoli.title == "How do I compile a Toffoli gate & keep depth low?"
+    assert toffoli.body == "I need a CCX with few T gates."
+    assert toffoli.tags == ("quantum-gate", "circuit-construction")
+    assert toffoli.created_at == datetime(2018, 3, 12, 17, 0, 45, 567000, tzinfo=timezone.utc)
+    assert [(a.id, a.author_id) for a in toffoli.answers] == [("se-a2", "se-8"), ("se-a3", "se-7")]
+    assert toffoli.answers[1].body == "Decompose it:\n\nccx = 7 T gates"
+    assert toffoli.accepted_answer_id == "se-a3"
+    assert dump.skipped == [{"id": "4", "reason": "no author"},
+                            {"id": "5", "reason": "its question is not in the dump"}]
+
+
+def test_html_and_tags_are_read_as_written():
+    assert html_to_text("<p>a &lt; b</p><ul><li>one</li><li>two</li></ul>") == "a < b\n\none\n\ntwo"
+    assert parse_tags("<c++><quantum-gate>") == ("c++", "quantum-gate")
+    assert parse_tags("|python|pandas|") == ("python", "pandas")
+    assert parse_tags("") == ()
+
+
+def test_a_folder_without_posts_or_with_broken_xml_is_refused_with_the_file_named(tmp_path):
+    with pytest.raises(ValidationError) as missing:
+        read_dump(tmp_path)
+    assert missing.value.details == [{"field": "folder", "message": "Posts.xml not found"}]
+    (tmp_path / "Posts.xml").write_text("<posts><row Id='1'", encoding="utf-8")
+    with pytest.raises(ValidationError) as broken:
+        read_dump(tmp_path)
+    assert broken.value.details[0]["field"] == "Posts.xml"
+
+
+def test_import_writes_history_at_its_dates_and_tells_nobody(relais, dump_folder):
+    relais.hr_sync.upsert([{"id": "se-9", "name": "Cy", "email": "cy@example.com"}])
+    dump = read_dump(dump_folder)
+    report = history(relais).run(dump.people, dump.questions)
+    assert (report.people_created, report.people_kept) == (2, 1)
+    assert (report.questions, report.answers, report.accepted) == (1, 2, 1)
+    assert report.skipped == [{"id": "se-q11", "reason": "title: String should have at least 3 characters"}]
+    question = relais.questions.get("se-q1")
+    assert (question.asker_id, question.created_at, question.status) == (
+        "se-9", "2018-03-12T17:00:45Z", "answered")
+    answers = {a.id: a for a in relais.questions.answers("se-q1")}
+    assert answers["se-a3"].created_at == "2018-03-13T09:30:00Z" and answers["se-a3"].accepted
+    assert relais.profiles.get("se-7").bio == "I build quantum compilers."
+    assert relais.question_store.relays_for_question("se-q1") == []  # history is not routed
+    assert relais.mailer.list(limit=10).items == []  # nobody is told of answers years old
+    relais.questions.answer(Caller("se-8"), "se-q1", AnswerIn(body="A live answer, today."))
+    assert [m["recipient"] for m in relais.mailer.list(limit=10).items] == ["cy@example.com"]
+    # The answers are evidence: the accepted answerer is suggested for a close question.
+    suggestions = relais.routing.rank(Draft("Toffoli gate decomposition with T gates",
+                                            tags=("quantum-gate",)), "se-9", limit=3)
+    assert suggestions[0].person_id == "se-7"
+
+
+def test_import_again_changes_nothing_and_leaves_known_people_alone(relais, dump_folder):
+    relais.hr_sync.upsert([{"id": "se-8", "name": "Bo Lindqvist (HR)", "active": False}])
+    dump = read_dump(dump_folder)
+    first = history(relais).run(dump.people, dump.questions)
+    assert (first.people_created, first.people_kept) == (2, 1)
+    bo = relais.profiles.get("se-8")
+    assert (bo.name, bo.active) == ("Bo Lindqvist (HR)", False)  # not renamed, not brought back
+    assert first.answers == 1  # Bo has left: his answer cannot be written, and is reported
+    assert {s["id"] for s in first.skipped} == {"se-a2", "se-q11"}
+    again = history(relais).run(dump.people, dump.questions)
+    assert (again.people_created, again.questions, again.answers, again.accepted) == (0, 0, 0, 0)
+    assert again.already_there == 2  # the question and Ada's answer
+    assert len(relais.questions.answers("se-q1")) == 1
+
+
+def test_the_command_imports_indexes_and_reports(dump_folder, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RELAIS_DATA_DIR", str(tmp_path / "data"))
+    assert cli(["import-stackexchange", str(dump_folder), "--prefix", "qc-"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["people_created"], report["questions"], report["answers"]) == (3, 1, 2)
+    assert report["indexed"] >= 3  # Ada's bio and the two answers, at least
+    assert [s["id"] for s in report["skipped_in_dump"]] == ["4", "5"]
+    assert cli(["import-stackexchange", str(dump_folder), "--prefix", "qc-"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["already_there"] == 3 and "indexed" not in again  # nothing new to index
+
+
+def test_the_command_names_a_missing_dump(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RELAIS_DATA_DIR", str(tmp_path / "data"))
+    assert cli(["import-stackexchange", str(tmp_path / "nowhere")]) == 2
+    assert "no Posts.xml" in capsys.readouterr().err
+
+
+REAL_DUMP = Path(__file__).resolve().parents[3] / "shared" / "data" / "se-xml" / "quantumcomputing_2018"
+
+
+@pytest.mark.skipif(not REAL_DUMP.is_dir(), reason="the shared data folder is not beside the project")
+def test_a_real_dump_is_read_whole():
+    dump = read_dump(REAL_DUMP)
+    assert len(dump.questions) == 611 and sum(len(q.answers) for q in dump.questions) == 1056
+    assert sum(1 for q in dump.questions if q.accepted_answer_id) == 389
+    assert all(q.title and q.tags for q in dump.questions)
+    assert len(dump.skipped) == 5
