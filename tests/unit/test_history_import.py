@@ -161,3 +161,19 @@ def test_a_real_dump_is_read_whole():
     assert sum(1 for q in dump.questions if q.accepted_answer_id) == 389
     assert all(q.title and q.tags for q in dump.questions)
     assert len(dump.skipped) == 5
+
+
+def test_a_dump_becomes_routing_benchmark_data(dump_folder, tmp_path, capsys):
+    from bench import stackexchange
+    out = tmp_path / "site.jsonl"
+    assert stackexchange.main([str(dump_folder), "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    # Only question 1 has an accepted answer and two answers, as in the given data.
+    assert rows == [{
+        "site": "site", "question_id": 1, "asker_id": 9,
+        "title": "how do i compile a toffoli gate keep depth low",
+        "body": "i need a ccx with few t gates", "tags": ["quantum-gate", "circuit-construction"],
+        "accepted_answer_id": 3, "accepted_answerer_id": 7,
+        "answers": [{"answer_id": 2, "answerer_id": 8, "text": "use ancillas"},
+                    {"answer_id": 3, "answerer_id": 7, "text": "decompose it ccx 7 t gates"}]}]
+    assert json.loads(capsys.readouterr().out) == {"questions": 1, "answers": 2}
