@@ -125,10 +125,12 @@ class HistoryImport:
             self.clock.current = past.created_at
             self.questions.ask(asker, data, question_id=past.id, route=False)
             report.questions += 1
+        here = set()  # the question's answers now in Relais
         for answer in sorted(past.answers, key=lambda a: (a.created_at, a.id)):
             try:
                 self.questions.get_answer(answer.id)
                 report.already_there += 1
+                here.add(answer.id)
                 continue
             except NotFound:
                 pass
@@ -138,10 +140,11 @@ class HistoryImport:
                                       parse(AnswerIn, {"body": answer.body[:MAX_BODY]}),
                                       answer_id=answer.id, imported=True)
                 report.answers += 1
+                here.add(answer.id)
             except RelaisError as err:
                 report.skipped.append({"id": answer.id, "reason": err.message})
         accepted = past.accepted_answer_id
-        if accepted and any(a.id == accepted for a in past.answers):
+        if accepted in here:  # not when its author could not be imported
             if self.questions.get(past.id).accepted_answer_id != accepted:
                 self.questions.accept(asker, past.id, accepted)
                 report.accepted += 1

@@ -119,17 +119,25 @@ def test_import_writes_history_at_its_dates_and_tells_nobody(relais, dump_folder
 
 
 def test_import_again_changes_nothing_and_leaves_known_people_alone(relais, dump_folder):
-    relais.hr_sync.upsert([{"id": "se-8", "name": "Bo Lindqvist (HR)", "active": False}])
+    relais.hr_sync.upsert([{"id": "se-8", "name": "Bo Lindqvist (HR)", "active": False},
+                           {"id": "se-7", "name": "Ada", "active": False}])
     dump = read_dump(dump_folder)
     first = history(relais).run(dump.people, dump.questions)
-    assert (first.people_created, first.people_kept) == (2, 1)
+    assert (first.people_created, first.people_kept) == (1, 2)
     bo = relais.profiles.get("se-8")
     assert (bo.name, bo.active) == ("Bo Lindqvist (HR)", False)  # not renamed, not brought back
-    assert first.answers == 1  # Bo has left: his answer cannot be written, and is reported
-    assert {s["id"] for s in first.skipped} == {"se-a2", "se-q11"}
+    # Bo and Ada have left: their answers cannot be written, and are reported; the question
+    # stays, without an accepted answer.
+    assert (first.questions, first.answers, first.accepted) == (1, 0, 0)
+    assert {s["id"] for s in first.skipped} == {"se-a2", "se-a3", "se-q11"}
+    assert relais.questions.get("se-q1").accepted_answer_id is None
+    relais.hr_sync.upsert([{"id": "se-7", "name": "Ada"}])  # Ada is back
     again = history(relais).run(dump.people, dump.questions)
-    assert (again.people_created, again.questions, again.answers, again.accepted) == (0, 0, 0, 0)
-    assert again.already_there == 2  # the question and Ada's answer
+    assert (again.people_created, again.questions, again.answers, again.accepted) == (0, 0, 1, 1)
+    assert again.already_there == 1  # the question
+    assert relais.questions.get("se-q1").accepted_answer_id == "se-a3"
+    last = history(relais).run(dump.people, dump.questions)
+    assert (last.questions, last.answers, last.accepted, last.already_there) == (0, 0, 0, 2)
     assert len(relais.questions.answers("se-q1")) == 1
 
 
