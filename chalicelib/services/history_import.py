@@ -17,6 +17,7 @@ from .questions import QuestionService
 
 MAX_BODY = 20_000  # the API's limits: longer texts are cut, not refused
 MAX_TITLE = 300
+MAX_NAME = 200
 MAX_BIO = 4_000
 HR_BATCH = 1_000
 
@@ -104,10 +105,12 @@ class HistoryImport:
         report.people_kept = len(people) - len(new)
         for start in range(0, len(new), HR_BATCH):
             batch = new[start:start + HR_BATCH]
-            result = self.hr_sync.upsert([{"id": p.id, "name": p.name or p.id} for p in batch])
+            result = self.hr_sync.upsert([{"id": p.id, "name": (p.name or p.id)[:MAX_NAME]}
+                                          for p in batch])
             for person, item in zip(batch, result["items"]):
                 if item["status"] == "error":
-                    report.skipped.append({"id": person.id, "reason": item["errors"]})
+                    report.skipped.append({"id": person.id, "reason": "; ".join(
+                        f"{e['field']}: {e['message']}" for e in item["errors"])})
                     continue
                 report.people_created += 1
                 if person.bio:

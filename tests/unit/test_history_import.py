@@ -13,7 +13,7 @@ from chalicelib.auth import Caller
 from chalicelib.adapters.stackexchange_dump import html_to_text, parse_tags, read_dump
 from chalicelib.errors import ValidationError
 from chalicelib.schemas import AnswerIn
-from chalicelib.services.history_import import HistoryImport
+from chalicelib.services.history_import import HistoryImport, PastPerson
 from chalicelib.services.routing import Draft
 
 USERS = """<?xml version="1.0" encoding="utf-8"?>
@@ -139,6 +139,14 @@ def test_import_again_changes_nothing_and_leaves_known_people_alone(relais, dump
     last = history(relais).run(dump.people, dump.questions)
     assert (last.questions, last.answers, last.accepted, last.already_there) == (0, 0, 0, 2)
     assert len(relais.questions.answers("se-q1")) == 1
+
+
+def test_a_person_the_directory_cannot_take_is_reported_with_the_field(relais):
+    people = [PastPerson("se-1", "A" * 500), PastPerson("-bad id", "Bad")]
+    report = history(relais).run(people, [])
+    assert relais.profiles.get("se-1").name == "A" * 200  # a long name is cut, not refused
+    assert report.skipped == [{"id": "-bad id", "reason": "profiles[1].id: String should match "
+                                                          "pattern '^[A-Za-z0-9][A-Za-z0-9._@:-]*$'"}]
 
 
 def test_the_command_imports_indexes_and_reports(dump_folder, tmp_path, monkeypatch, capsys):
