@@ -216,8 +216,8 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
             # Said against the most active, as it is read: a raw amount of faded answers
             # ("0.0 answers") would say nothing after a quiet spell or of imported history.
             items.append(Evidence(kind="activity", doc_id="",
-                                  text=f"answers often: {activity[person] / most:.0%} of the "
-                                       "busiest answerer's recent pace",
+                                  text=f"recently active: {activity[person] / most:.0%} of the "
+                                       "busiest answerer's pace",
                                   weight=signals["activity"][person] * scale["activity"]))
         items.sort(key=lambda e: (-e.weight, e.doc_id))
         suggestions.append(Suggestion(person, score, items))

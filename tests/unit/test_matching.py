@@ -81,5 +81,5 @@ def test_activity_is_explained_against_the_busiest_whatever_the_calendar():
     faded = {"ana": 4e-9, "ben": 1e-9}
     ranked = {s.person_id: s for s in matching.score_people([], [], NO_TAGS, faded, now=NOW)}
     said = {p: [e.text for e in s.evidence if e.kind == "activity"] for p, s in ranked.items()}
-    assert said == {"ana": ["answers often: 100% of the busiest answerer's recent pace"],
-                    "ben": ["answers often: 25% of the busiest answerer's recent pace"]}
+    assert said == {"ana": ["recently active: 100% of the busiest answerer's pace"],
+                    "ben": ["recently active: 25% of the busiest answerer's pace"]}
