@@ -117,9 +117,10 @@ def load_demo(relais: Relais, count: int = 300, seed: int = 7) -> dict:
         experts = [p for p in ids if p != person_id and any(s == skill for s, _ in topics_of[p])]
         answers = []
         for expert in rng.sample(experts, k=min(2, len(experts))):
+            # Imported: the demo's past answers are its history, nobody is mailed about them.
             answers.append(relais.questions.answer(Caller(expert), question.id, AnswerIn(
                 body=rng.choice(ANSWER_OPENERS) + f"look at how we handle {skill} in the team wiki,"
-                " then ping me and we can look at it together.")))
+                " then ping me and we can look at it together."), imported=True))
         if answers:
             relais.questions.accept(Caller(person_id), question.id, answers[0].id)
         asked += 1
