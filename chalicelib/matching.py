@@ -191,7 +191,9 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
             evidence.setdefault(person, {})["tags"] = Evidence(
                 kind="tags", doc_id="", weight=0.0, matched=ordered,
                 signals={"tags": signals["tags"][person]},
-                text="answers on " + ", ".join(f"{t} ({per_tag[t]:.1f})" for t in ordered))
+                # Shares, not amounts: faded with time, amounts read 0.0 after a quiet spell.
+                text="share of the answers on " + ", ".join(
+                    f"{t}: {per_tag[t] / expertise.totals[t]:.0%}" for t in ordered))
     most = max(activity.values(), default=0.0)
     for person, amount in activity.items():
         if amount > 0:

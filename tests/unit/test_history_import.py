@@ -101,7 +101,8 @@ def test_import_writes_history_at_its_dates_and_tells_nobody(relais, dump_folder
     report = history(relais).run(dump.people, dump.questions)
     assert (report.people_created, report.people_kept) == (2, 1)
     assert (report.questions, report.answers, report.accepted) == (1, 2, 1)
-    assert report.skipped == [{"id": "se-q11", "reason": "title: String should have at least 3 characters"}]
+    assert report.skipped == [{"id": "se-q11",
+                               "reason": "title: String should have at least 3 characters"}]
     question = relais.questions.get("se-q1")
     assert (question.asker_id, question.created_at, question.status) == (
         "se-9", "2018-03-12T17:00:45Z", "answered")
@@ -145,8 +146,8 @@ def test_a_person_the_directory_cannot_take_is_reported_with_the_field(relais):
     people = [PastPerson("se-1", "A" * 500), PastPerson("-bad id", "Bad")]
     report = history(relais).run(people, [])
     assert relais.profiles.get("se-1").name == "A" * 200  # a long name is cut, not refused
-    assert report.skipped == [{"id": "-bad id", "reason": "profiles[1].id: String should match "
-                                                          "pattern '^[A-Za-z0-9][A-Za-z0-9._@:-]*$'"}]
+    assert report.skipped == [{"id": "-bad id", "reason": (
+        "profiles[1].id: String should match pattern '^[A-Za-z0-9][A-Za-z0-9._@:-]*$'")}]
 
 
 def test_the_command_imports_indexes_and_reports(dump_folder, tmp_path, monkeypatch, capsys):
@@ -167,10 +168,12 @@ def test_the_command_names_a_missing_dump(tmp_path, monkeypatch, capsys):
     assert "no Posts.xml" in capsys.readouterr().err
 
 
-REAL_DUMP = Path(__file__).resolve().parents[3] / "shared" / "data" / "se-xml" / "quantumcomputing_2018"
+# The shared data folder beside the project: a real site's dump.
+REAL_DUMP = (Path(__file__).resolve().parents[3] / "shared" / "data" / "se-xml"
+             / "quantumcomputing_2018")
 
 
-@pytest.mark.skipif(not REAL_DUMP.is_dir(), reason="the shared data folder is not beside the project")
+@pytest.mark.skipif(not REAL_DUMP.is_dir(), reason="no shared data folder beside the project")
 def test_a_real_dump_is_read_whole():
     dump = read_dump(REAL_DUMP)
     assert len(dump.questions) == 611 and sum(len(q.answers) for q in dump.questions) == 1056
@@ -226,7 +229,9 @@ def test_the_import_writes_the_same_records_on_dynamodb(dump_folder, tmp_path, m
                                              **aws_community_adapters(settings, client)))
         dump = read_dump(dump_folder)
         report = history(relais).run(dump.people, dump.questions)
-        assert (report.people_created, report.questions, report.answers, report.accepted) == (3, 1, 2, 1)
+        assert (report.people_created, report.questions, report.answers,
+                report.accepted) == (3, 1, 2, 1)
         question = relais.questions.get("se-q1")
-        assert (question.created_at, question.accepted_answer_id) == ("2018-03-12T17:00:45Z", "se-a3")
+        assert (question.created_at, question.accepted_answer_id) == (
+            "2018-03-12T17:00:45Z", "se-a3")
         assert history(relais).run(dump.people, dump.questions).already_there == 3

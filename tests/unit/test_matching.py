@@ -44,6 +44,16 @@ def test_a_rarely_answered_tag_does_not_make_its_only_answerer_the_expert():
     ranked = matching.score_people([], [], expertise, {}, now=NOW, query_tags=["rare", "common"])
     assert ranking(ranked) == ["carl", "rosa", "cleo"]
     assert ranked[0].evidence[0].kind == "tags" and ranked[0].evidence[0].matched == ["common"]
+    said = {s.person_id: s.evidence[0].text for s in ranked}
+    assert said == {"carl": "share of the answers on common: 30%",
+                    "rosa": "share of the answers on rare: 100%",
+                    "cleo": "share of the answers on common: 2%"}
+    # the same shares when every amount has faded (old history)
+    faded = TagExpertise({p: {t: w * 1e-6 for t, w in tags.items()}
+                          for p, tags in expertise.people.items()},
+                         {t: w * 1e-6 for t, w in expertise.totals.items()})
+    again = matching.score_people([], [], faded, {}, now=NOW, query_tags=["rare", "common"])
+    assert {s.person_id: s.evidence[0].text for s in again} == said
 
 
 def test_absent_or_zero_activity_adds_nothing():
