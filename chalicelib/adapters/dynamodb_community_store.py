@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from ..domain import (AuditEntry, Community, CommunityRole, Membership, Thanks,
                       community_name_key)
-from ..errors import Conflict, NotFound
+from ..errors import Conflict
 from ..ports import Page
 from .dynamodb_store import (_bad_cursor, _Cancelled, _decode_cursor, _delete, _DynamoDBTable,
                              _encode_cursor, _Expr, _fingerprint, _key, _order_key, _put,
@@ -176,12 +176,9 @@ class DynamoDBCommunityStore(_RecordTable):
         return _record(Community, item) if item else None
 
     def update_community(self, community: Community) -> Community:
-        old = self._get(_community_pk(community.id), COMMUNITY_SK)
-        if old is None:
-            raise NotFound(f"community {community.id!r} not found")
         what = f"community {community.id!r}"
-        if old["version"] != community.version:
-            raise self._version_conflict(what, community.version, old["version"])
+        old = self._read_for_update(_community_pk(community.id), COMMUNITY_SK, what,
+                                    community.version)
         stored = community.replace(version=community.version + 1)
         old_key, new_key = old["name_key"], community_name_key(stored.name)
         expr = _Expr()
@@ -197,9 +194,8 @@ class DynamoDBCommunityStore(_RecordTable):
         except _Cancelled as cancelled:
             if guard_index is not None and cancelled.failed(guard_index):
                 raise self._name_taken(stored) from None
-            current = self._get(_community_pk(community.id), COMMUNITY_SK) or {}
-            raise self._version_conflict(what, community.version,
-                                         current.get("version", 0)) from None
+            raise self._lost_race(_community_pk(community.id), COMMUNITY_SK, what,
+                                  community.version) from None
         return stored
 
     def _communities(self, ids: Iterable[str]) -> list[Community]:
@@ -409,9 +405,8 @@ class DynamoDBSettingStore(_RecordTable):
         try:
             self._commit([_put(self.table, item, condition, expr)])
         except _Cancelled:
-            current = self._get(f"SETTING#{key}", SETTING_SK)
-            raise self._version_conflict(f"setting {key!r}", version,
-                                         current["version"] if current else 0) from None
+            raise self._lost_race(f"SETTING#{key}", SETTING_SK, f"setting {key!r}",
+                                  version) from None
         return version + 1
 
 

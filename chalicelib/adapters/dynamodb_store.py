@@ -469,6 +469,22 @@ class _DynamoDBTable:
         return Conflict(f"{what} changed since version {expected}",
                         [{"field": "version", "message": f"current is {current}"}])
 
+    def _read_for_update(self, pk: str, sk: str, what: str, version: int) -> dict:
+        """The stored item an update from `version` replaces: NotFound if there is none, a
+        version conflict if it has moved on since."""
+        item = self._get(pk, sk)
+        if item is None:
+            raise NotFound(f"{what} not found")
+        if item["version"] != version:
+            raise self._version_conflict(what, version, item["version"])
+        return item
+
+    def _lost_race(self, pk: str, sk: str, what: str, version: int) -> Conflict:
+        """The conflict to raise when a write conditioned on `version` was refused: the item
+        changed (or went) between the read and the write."""
+        current = self._get(pk, sk) or {}
+        return self._version_conflict(what, version, current.get("version", 0))
+
 
 # Profiles ------------------------------------------------------------------------------------
 PROFILE_SK = "PROFILE"
@@ -618,12 +634,8 @@ class DynamoDBProfileStore(_DynamoDBTable):
         return stored
 
     def update(self, profile: Profile) -> Profile:
-        old_item = self._get(_profile_pk(profile.id), PROFILE_SK)
-        if old_item is None:
-            raise NotFound(f"profile {profile.id!r} not found")
-        old = _record(Profile, old_item)
-        if old.version != profile.version:
-            raise self._version_conflict(f"profile {profile.id!r}", profile.version, old.version)
+        old = _record(Profile, self._read_for_update(_profile_pk(profile.id), PROFILE_SK,
+                                                     f"profile {profile.id!r}", profile.version))
         stored = profile.replace(version=profile.version + 1)
         expr = _Expr()
         actions = [_put(self.table, self._item(stored),
@@ -644,9 +656,8 @@ class DynamoDBProfileStore(_DynamoDBTable):
         except _Cancelled as cancelled:
             if guard_index is not None and cancelled.failed(guard_index):
                 raise self._user_name_taken(stored) from None
-            current = self._get(_profile_pk(profile.id), PROFILE_SK) or {}
-            raise self._version_conflict(f"profile {profile.id!r}", profile.version,
-                                         current.get("version", 0)) from None
+            raise self._lost_race(_profile_pk(profile.id), PROFILE_SK, f"profile {profile.id!r}",
+                                  profile.version) from None
         return stored
 
     # listing ------------------------------------------------------------------------------
@@ -838,12 +849,8 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         return _record(Question, item) if item else None
 
     def update_question(self, question: Question) -> Question:
-        old_item = self._get(_question_pk(question.id), QUESTION_SK)
-        if old_item is None:
-            raise NotFound(f"question {question.id!r} not found")
-        if old_item["version"] != question.version:
-            raise self._version_conflict(f"question {question.id!r}", question.version,
-                                         old_item["version"])
+        old_item = self._read_for_update(_question_pk(question.id), QUESTION_SK,
+                                         f"question {question.id!r}", question.version)
         stored = question.replace(version=question.version + 1)
         order_key = old_item["order_key"]
         expr = _Expr()
@@ -859,9 +866,8 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         try:
             self._commit(actions)
         except _Cancelled:
-            current = self._get(_question_pk(question.id), QUESTION_SK) or {}
-            raise self._version_conflict(f"question {question.id!r}", question.version,
-                                         current.get("version", 0)) from None
+            raise self._lost_race(_question_pk(question.id), QUESTION_SK,
+                                  f"question {question.id!r}", question.version) from None
         return stored
 
     def list_questions(self, *, limit, cursor=None, asker_id=None, status=None, tag=None) -> Page:
@@ -936,21 +942,16 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         return _record(Answer, item) if item else None
 
     def update_answer(self, answer: Answer) -> Answer:
-        old_item = self._get(_answer_pk(answer.id), ANSWER_SK)
-        if old_item is None:
-            raise NotFound(f"answer {answer.id!r} not found")
-        if old_item["version"] != answer.version:
-            raise self._version_conflict(f"answer {answer.id!r}", answer.version,
-                                         old_item["version"])
+        old_item = self._read_for_update(_answer_pk(answer.id), ANSWER_SK,
+                                         f"answer {answer.id!r}", answer.version)
         stored = answer.replace(version=answer.version + 1)
         expr = _Expr()
         try:
             self._commit([_put(self.table, self._answer_item(stored, old_item["order_key"]),
                                f"{expr.n('version')} = {expr.v(answer.version)}", expr)])
         except _Cancelled:
-            current = self._get(_answer_pk(answer.id), ANSWER_SK) or {}
-            raise self._version_conflict(f"answer {answer.id!r}", answer.version,
-                                         current.get("version", 0)) from None
+            raise self._lost_race(_answer_pk(answer.id), ANSWER_SK, f"answer {answer.id!r}",
+                                  answer.version) from None
         return stored
 
     def _answers(self, index: str, attribute: str, value: str) -> list[Answer]:
@@ -1058,9 +1059,7 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         try:
             self._commit([action])
         except _Cancelled:
-            current = self._get(pk, sk) or {}
-            raise self._version_conflict(what, relay.version,
-                                         current.get("version", 0)) from None
+            raise self._lost_race(pk, sk, what, relay.version) from None
         return stored
 
     def get_relay(self, question_id: str, expert_id: str) -> Relay | None:
