@@ -377,7 +377,8 @@ HTML_CHUNK = 32_768
 
 
 class _TextExtractor(HTMLParser):
-    """Keeps the visible text: scripts and styles dropped, blocks as lines, quotes as `> `."""
+    """Keeps the visible text: scripts and styles dropped, blocks as lines, quotes as `> `,
+    preformatted text (code) line by line."""
 
     def __init__(self, max_chars: int):
         super().__init__(convert_charrefs=True)
@@ -386,6 +387,7 @@ class _TextExtractor(HTMLParser):
         self.max_chars = max_chars
         self.skipping = 0
         self.quote = 0
+        self.pre = 0  # inside <pre>: the text's own line breaks are kept
         self.link: str | None = None
         self.link_text = ""  # the text shown for the open link, to skip repeating its target
 
@@ -408,6 +410,8 @@ class _TextExtractor(HTMLParser):
             return
         if self.skipping:
             return
+        if tag == "pre":
+            self.pre = min(self.pre + 1, 20)
         if tag == "blockquote":
             self.quote = min(self.quote + 1, 20)
             self.newline()
@@ -430,6 +434,8 @@ class _TextExtractor(HTMLParser):
             return
         if self.skipping:
             return
+        if tag == "pre":
+            self.pre = max(0, self.pre - 1)
         if tag == "blockquote":
             self.quote = max(0, self.quote - 1)
             self.newline()
@@ -442,9 +448,13 @@ class _TextExtractor(HTMLParser):
                 self.emit(f" <{target[:500]}>")
 
     def handle_data(self, data):
-        if not self.skipping:
-            self.emit(" ".join(data.split("\n")) if not self.quote else data.replace(
-                "\n", "\n" + "> " * self.quote))
+        if self.skipping:
+            return
+        if self.quote:
+            data = data.replace("\n", "\n" + "> " * self.quote)
+        elif not self.pre:
+            data = " ".join(data.split("\n"))
+        self.emit(data)
 
 
 def html_to_text(html: str, max_chars: int = 1_000_000, budget: Budget | None = None) -> str:

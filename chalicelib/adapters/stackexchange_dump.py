@@ -7,43 +7,13 @@ import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from html.parser import HTMLParser
 from pathlib import Path
 
 from ..errors import ValidationError
+from ..mailparse import html_to_text
 from ..services.history_import import PastAnswer, PastPerson, PastQuestion
 
 QUESTION, ANSWER = "1", "2"  # PostTypeId; other types (tag wikis, ...) are not Q&A
-
-
-class _TextOnly(HTMLParser):
-    """Post HTML as plain text: blocks on their own lines, code kept as written."""
-
-    BLOCKS = {"p", "br", "li", "pre", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
-              "tr", "div"}
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag):
-        if tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data):
-        self.parts.append(data)
-
-
-def html_to_text(markup: str) -> str:
-    parser = _TextOnly()
-    parser.feed(markup or "")
-    parser.close()
-    lines = (re.sub(r"[ \t\r]+", " ", line).strip() for line in "".join(parser.parts).split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def parse_tags(value: str) -> tuple[str, ...]:

@@ -128,6 +128,11 @@ def test_html_to_text_handles_quotes_lists_and_links():
     assert "javascript" not in text
 
 
+def test_html_to_text_keeps_the_lines_of_preformatted_text():
+    text = html_to_text("<p>Run:</p><pre><code>make run\nmake test</code></pre><p>one\ntwo</p>")
+    assert text == "Run:\n\nmake run\nmake test\n\none two"
+
+
 def test_html_to_text_is_cut_at_its_limit():
     assert len(html_to_text("<p>word</p>" * 100_000, max_chars=5_000)) <= 5_000
 

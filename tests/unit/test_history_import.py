@@ -10,8 +10,9 @@ import pytest
 
 from chalicelib.__main__ import main as cli
 from chalicelib.auth import Caller
-from chalicelib.adapters.stackexchange_dump import html_to_text, parse_tags, read_dump
+from chalicelib.adapters.stackexchange_dump import parse_tags, read_dump
 from chalicelib.errors import ValidationError
+from chalicelib.mailparse import html_to_text
 from chalicelib.schemas import AnswerIn
 from chalicelib.services.history_import import HistoryImport, PastPerson
 from chalicelib.services.routing import Draft
@@ -79,7 +80,10 @@ def test_the_dump_is_read_as_people_questions_and_answers(dump_folder):
 
 
 def test_html_and_tags_are_read_as_written():
-    assert html_to_text("<p>a &lt; b</p><ul><li>one</li><li>two</li></ul>") == "a < b\n\none\n\ntwo"
+    # Posts are read by the mail reader's html_to_text: a list item a "- " line, code line
+    # by line.
+    html = "<p>a &lt; b</p><ul><li>one</li><li>two</li></ul><pre><code>x = 1\ny = 2</code></pre>"
+    assert html_to_text(html) == "a < b\n\n\n- one\n- two\n\nx = 1\ny = 2"
     assert parse_tags("<c++><quantum-gate>") == ("c++", "quantum-gate")
     assert parse_tags("|python|pandas|") == ("python", "pandas")
     assert parse_tags("") == ()
