@@ -18,8 +18,13 @@ from pathlib import Path
 from chalicelib.adapters.stackexchange_dump import read_dump
 
 
+# The link targets the import's HTML reading writes after a link's text (" <https://...>"):
+# the given data was made from the posts' text alone.
+LINK_TARGET = re.compile(r" <(?:https?://[^<>\s]*|[^<>\s@]+@[^<>\s]+)>")
+
+
 def plain(text: str) -> str:
-    return " ".join(re.sub(r"[^\w]+", " ", text.lower()).split())
+    return " ".join(re.sub(r"[^\w]+", " ", LINK_TARGET.sub("", text).lower()).split())
 
 
 def routing_rows(folder: str | Path, site: str) -> list[dict]:

@@ -200,6 +200,10 @@ def test_a_dump_becomes_routing_benchmark_data(dump_folder, tmp_path, capsys):
         "answers": [{"answer_id": 2, "answerer_id": 8, "text": "use ancillas"},
                     {"answer_id": 3, "answerer_id": 7, "text": "decompose it ccx 7 t gates"}]}]
     assert json.loads(capsys.readouterr().out) == {"questions": 1, "answers": 2}
+    # A link counts by its text, as in the given data; other angle brackets are text.
+    linked = html_to_text('<p>See <a href="https://x.example/a">the notes</a>, x &lt;y&gt;, '
+                          '<a href="mailto:ada@example.com">Ada</a>.</p>')
+    assert stackexchange.plain(linked) == "see the notes x y ada"
 
 
 def test_the_import_writes_the_same_records_on_dynamodb(dump_folder, tmp_path, monkeypatch):
