@@ -6,9 +6,10 @@ import html
 import re
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
+from ..clock import parse_time
 from ..errors import ValidationError
 from ..mailparse import html_to_text
 from ..services.history_import import PastAnswer, PastPerson, PastQuestion
@@ -19,10 +20,6 @@ QUESTION, ANSWER = "1", "2"  # PostTypeId; other types (tag wikis, ...) are not 
 def parse_tags(value: str) -> tuple[str, ...]:
     """'<qubit><quantum-gate>' (or the newer '|qubit|quantum-gate|') as ('qubit', ...)."""
     return tuple(t for t in re.split(r"[<>|]+", html.unescape(value or "")) if t)
-
-
-def parse_date(value: str) -> datetime:
-    return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
 
 
 @dataclass
@@ -36,10 +33,16 @@ class Dump:
 
 
 def _rows(path: Path):
-    for _, element in ElementTree.iterparse(path, events=("end",)):
-        if element.tag == "row":
-            yield dict(element.attrib)
-            element.clear()
+    """The attributes of each <row> of one dump file; a file that is not XML is refused with
+    its name."""
+    try:
+        for _, element in ElementTree.iterparse(path, events=("end",)):
+            if element.tag == "row":
+                yield dict(element.attrib)
+                element.clear()
+    except ElementTree.ParseError as err:
+        raise ValidationError(f"{path.name} is not well-formed XML: {err}",
+                              [{"field": path.name, "message": str(err)}]) from err
 
 
 def read_dump(folder: str | Path, person_prefix: str = "se-") -> Dump:
@@ -59,20 +62,22 @@ def read_dump(folder: str | Path, person_prefix: str = "se-") -> Dump:
     questions: dict[str, dict] = {}
     answers: list[dict] = []
     skipped: list[dict] = []
-    try:
-        for row in _rows(posts_file):
-            if row.get("PostTypeId") not in (QUESTION, ANSWER):
-                continue
-            if not row.get("OwnerUserId"):  # the author's account was deleted
-                skipped.append({"id": row.get("Id"), "reason": "no author"})
-                continue
-            if row["PostTypeId"] == QUESTION:
-                questions[row["Id"]] = row
-            else:
-                answers.append(row)
-    except ElementTree.ParseError as err:
-        raise ValidationError(f"Posts.xml is not well-formed XML: {err}",
-                              [{"field": "Posts.xml", "message": str(err)}]) from err
+    dated: dict[str, datetime] = {}  # post id -> when it was written
+    for row in _rows(posts_file):
+        if row.get("PostTypeId") not in (QUESTION, ANSWER):
+            continue
+        if not row.get("OwnerUserId"):  # the author's account was deleted
+            skipped.append({"id": row.get("Id"), "reason": "no author"})
+            continue
+        written = parse_time(row.get("CreationDate", ""))
+        if written is None:
+            skipped.append({"id": row.get("Id"), "reason": "no valid CreationDate"})
+            continue
+        dated[row["Id"]] = written
+        if row["PostTypeId"] == QUESTION:
+            questions[row["Id"]] = row
+        else:
+            answers.append(row)
 
     def person(user_id: str) -> str:
         return f"{person_prefix}{user_id}"
@@ -84,7 +89,7 @@ def read_dump(folder: str | Path, person_prefix: str = "se-") -> Dump:
             continue
         by_question.setdefault(row["ParentId"], []).append(PastAnswer(
             id=f"{person_prefix}a{row['Id']}", author_id=person(row["OwnerUserId"]),
-            body=html_to_text(row.get("Body", "")), created_at=parse_date(row["CreationDate"])))
+            body=html_to_text(row.get("Body", "")), created_at=dated[row["Id"]]))
     past = []
     for post_id, row in questions.items():
         accepted = row.get("AcceptedAnswerId")
@@ -92,7 +97,7 @@ def read_dump(folder: str | Path, person_prefix: str = "se-") -> Dump:
             id=f"{person_prefix}q{post_id}", asker_id=person(row["OwnerUserId"]),
             title=html.unescape(row.get("Title", "")).strip(),
             body=html_to_text(row.get("Body", "")), tags=parse_tags(row.get("Tags", "")),
-            created_at=parse_date(row["CreationDate"]),
+            created_at=dated[post_id],
             answers=tuple(by_question.get(post_id, ())),
             accepted_answer_id=f"{person_prefix}a{accepted}" if accepted else None))
     authors = {q.asker_id for q in past} | {a.author_id for q in past for a in q.answers}

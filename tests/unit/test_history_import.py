@@ -99,6 +99,18 @@ def test_a_folder_without_posts_or_with_broken_xml_is_refused_with_the_file_name
     assert broken.value.details[0]["field"] == "Posts.xml"
 
 
+def test_a_post_without_a_readable_date_is_skipped_and_a_broken_users_file_refused(tmp_path):
+    (tmp_path / "Posts.xml").write_text(
+        '<posts><row Id="1" PostTypeId="1" CreationDate="last spring" OwnerUserId="7" '
+        'Title="When was this asked?" Tags="&lt;time&gt;" /></posts>', encoding="utf-8")
+    dump = read_dump(tmp_path)
+    assert (dump.questions, dump.skipped) == ([], [{"id": "1", "reason": "no valid CreationDate"}])
+    (tmp_path / "Users.xml").write_text("<users><row Id='7'", encoding="utf-8")
+    with pytest.raises(ValidationError) as broken:
+        read_dump(tmp_path)
+    assert broken.value.details[0]["field"] == "Users.xml"
+
+
 def test_import_writes_history_at_its_dates_and_tells_nobody(relais, dump_folder):
     relais.hr_sync.upsert([{"id": "se-9", "name": "Cy", "email": "cy@example.com"}])
     dump = read_dump(dump_folder)
