@@ -120,9 +120,10 @@ class HistoryImport:
     def _question(self, past: PastQuestion, report: ImportReport) -> None:
         asker = Caller(past.asker_id)
         try:
-            self.questions.get(past.id)
+            was_accepted = self.questions.get(past.id).accepted_answer_id
             report.already_there += 1
         except NotFound:
+            was_accepted = None
             data = parse(QuestionIn, {"title": past.title[:MAX_TITLE],
                                       "body": past.body[:MAX_BODY], "tags": list(past.tags)})
             self.clock.current = past.created_at
@@ -147,7 +148,7 @@ class HistoryImport:
             except RelaisError as err:
                 report.skipped.append({"id": answer.id, "reason": err.message})
         accepted = past.accepted_answer_id
-        if accepted in here:  # not when its author could not be imported
-            if self.questions.get(past.id).accepted_answer_id != accepted:
-                self.questions.accept(asker, past.id, accepted)
-                report.accepted += 1
+        # Not when its author could not be imported; answering does not change the choice.
+        if accepted in here and accepted != was_accepted:
+            self.questions.accept(asker, past.id, accepted)
+            report.accepted += 1
