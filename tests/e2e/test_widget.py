@@ -254,7 +254,10 @@ def test_ask_relay_answer_accept(server, open_widget, shots):
     experts = asker.locator("relais-ask li.expert")
     assert experts.count() >= 1
     assert experts.first.locator("ul.why li").count() >= 1  # each suggestion says why
-    # a declared skill ("Python") or a tag the expert answers on ("python") is named
+    # a declared skill ("Python") or a tag the expert answers on ("python") is named. On a
+    # busy machine the fields can be filled more than a debounce apart: the suggestions shown
+    # first may be those of the title alone, so wait for those of the whole draft.
+    asker.locator("relais-ask ul.experts .chip.match").first.wait_for(timeout=60_000)
     matched = asker.locator("relais-ask ul.experts .chip.match").all_inner_texts()
     assert "python" in [m.lower() for m in matched]
     similar = asker.locator("relais-ask ul.similar")
