@@ -17,8 +17,8 @@ from ..domain import (AuditEntry, Community, CommunityRole, Membership, Thanks,
 from ..errors import Conflict
 from ..ports import Page
 from .dynamodb_store import (_bad_cursor, _Cancelled, _decode_cursor, _delete, _DynamoDBTable,
-                             _encode_cursor, _Expr, _fingerprint, _key, _order_key, _put,
-                             _record)
+                             _encode_cursor, _Expr, _fingerprint, _free_or_held_by, _key,
+                             _order_key, _put, _record)
 
 COMMUNITY_SK = "COMMUNITY"
 NAME_SK = "NAME"
@@ -142,14 +142,12 @@ class DynamoDBCommunityStore(_RecordTable):
         expr = _Expr()
         return _put(self.table, {"pk": _name_pk(name_key), "sk": NAME_SK, "kind": "community_name",
                                  "community_id": community_id},
-                    f"attribute_not_exists({expr.n('pk')}) OR {expr.n('community_id')} = "
-                    f"{expr.v(community_id)}", expr)
+                    _free_or_held_by(expr, "community_id", community_id), expr)
 
     def _guard_delete(self, community_id: str, name_key: str) -> dict:
         expr = _Expr()
         return _delete(self.table, _name_pk(name_key), NAME_SK,
-                       f"attribute_not_exists({expr.n('pk')}) OR {expr.n('community_id')} = "
-                       f"{expr.v(community_id)}", expr)
+                       _free_or_held_by(expr, "community_id", community_id), expr)
 
     @staticmethod
     def _name_taken(community: Community) -> Conflict:

@@ -315,6 +315,12 @@ def _put(table: str, item: dict, condition: str | None = None, expr: _Expr | Non
     return {"Put": params}
 
 
+def _free_or_held_by(expr: _Expr, attribute: str, owner: str) -> str:
+    """The condition of a write to a uniqueness guard item (a user name, a community name):
+    nobody holds it yet, or `owner` (in `attribute`) does."""
+    return f"attribute_not_exists({expr.n('pk')}) OR {expr.n(attribute)} = {expr.v(owner)}"
+
+
 def _delete(table: str, pk: str, sk: str, condition: str | None = None,
             expr: _Expr | None = None) -> dict:
     params: dict[str, Any] = {"TableName": table, "Key": _key(pk, sk)}
@@ -561,14 +567,12 @@ class DynamoDBProfileStore(_DynamoDBTable):
         expr = _Expr()
         return _put(self.table, {"pk": _guard_pk(profile), "sk": GUARD_SK, "kind": "username",
                                  "profile_id": profile.id, "user_name": profile.user_name},
-                    f"attribute_not_exists({expr.n('pk')}) OR {expr.n('profile_id')} = "
-                    f"{expr.v(profile.id)}", expr)
+                    _free_or_held_by(expr, "profile_id", profile.id), expr)
 
     def _guard_delete(self, pk: str, profile_id: str) -> dict:
         expr = _Expr()
-        return _delete(self.table, pk, GUARD_SK,
-                       f"attribute_not_exists({expr.n('pk')}) OR {expr.n('profile_id')} = "
-                       f"{expr.v(profile_id)}", expr)
+        return _delete(self.table, pk, GUARD_SK, _free_or_held_by(expr, "profile_id", profile_id),
+                       expr)
 
     @staticmethod
     def _user_name_taken(profile: Profile) -> Conflict:
