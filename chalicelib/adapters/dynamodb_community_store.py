@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from ..domain import (AuditEntry, Community, CommunityRole, Membership, Thanks,
                       community_name_key)
@@ -46,7 +46,7 @@ def _action_family(action: str) -> str:
 
 
 class _RecordTable(_DynamoDBTable):
-    """The reads every store here makes: index rows to base items, keyset pages."""
+    """The reads every store here makes: index rows to base items."""
 
     def _rows(self, index: str, attribute: str, value: str, prefix_attribute: str = "",
               prefix: str = "", forward: bool = True) -> Iterator[dict]:
@@ -80,42 +80,6 @@ class _RecordTable(_DynamoDBTable):
         response = self.client.delete_item(TableName=self.table, Key=_key(pk, sk),
                                            ReturnValues="ALL_OLD")
         return "Attributes" in response
-
-    def _keyset_page(self, listing: str, fingerprint: str, cursor: str | None, limit: int, *,
-                     query: dict, partition: tuple[str, str], sort_attribute: str,
-                     count: Callable[[], int]) -> tuple[list[dict], str | None, int]:
-        """One page of index rows. The cursor holds the index key of the last row shown (the
-        next query's ExclusiveStartKey, checked to be in the same partition) and the total,
-        counted for the first page only, so every page of one walk reports the same total."""
-        limit = max(1, limit)
-        state = _decode_cursor(cursor, listing, fingerprint)
-        attribute, value = partition
-        key_names = {"pk", "sk", attribute, sort_attribute}
-        params = dict(query)
-        if state is not None:
-            start = state.get("k")
-            if (not isinstance(start, dict) or set(start) != key_names
-                    or not all(isinstance(v, str) for v in start.values())
-                    or start[attribute] != value):
-                raise _bad_cursor()
-            params["ExclusiveStartKey"] = {k: {"S": v} for k, v in start.items()}
-        total = state["t"] if state else count()
-        # Limit counts the rows read, not those a filter keeps: with a filter, a rare match
-        # would cost one request per limit + 1 rows read, so DynamoDB pages by size instead.
-        if "FilterExpression" not in params:
-            params["Limit"] = limit + 1
-        rows: list[dict] = []
-        for row in self._query(**params):
-            rows.append(row)
-            if len(rows) > limit:
-                break
-        page_rows = rows[:limit]
-        next_cursor = None
-        if len(rows) > limit:
-            last = page_rows[-1]
-            next_cursor = _encode_cursor({"c": listing, "f": fingerprint,
-                                          "k": {k: last[k] for k in key_names}, "t": total})
-        return page_rows, next_cursor, total
 
 
 class DynamoDBCommunityStore(_RecordTable):

@@ -471,6 +471,42 @@ class _DynamoDBTable:
                     attempt += 1
                     time.sleep(random.uniform(0, min(1.0, 0.05 * 2 ** attempt)))
 
+    def _keyset_page(self, listing: str, fingerprint: str, cursor: str | None, limit: int, *,
+                     query: dict, partition: tuple[str, str], sort_attribute: str,
+                     count: Callable[[], int]) -> tuple[list[dict], str | None, int]:
+        """One page of index rows. The cursor holds the index key of the last row shown (the
+        next query's ExclusiveStartKey, checked to be in the same partition) and the total,
+        counted for the first page only, so every page of one walk reports the same total."""
+        limit = max(1, limit)
+        state = _decode_cursor(cursor, listing, fingerprint)
+        attribute, value = partition
+        key_names = {"pk", "sk", attribute, sort_attribute}
+        params = dict(query)
+        if state is not None:
+            start = state.get("k")
+            if (not isinstance(start, dict) or set(start) != key_names
+                    or not all(isinstance(v, str) for v in start.values())
+                    or start[attribute] != value):
+                raise _bad_cursor()
+            params["ExclusiveStartKey"] = {k: {"S": v} for k, v in start.items()}
+        total = state["t"] if state else count()
+        # Limit counts the rows read, not those a filter keeps: with a filter, a rare match
+        # would cost one request per limit + 1 rows read, so DynamoDB pages by size instead.
+        if "FilterExpression" not in params:
+            params["Limit"] = limit + 1
+        rows: list[dict] = []
+        for row in self._query(**params):
+            rows.append(row)
+            if len(rows) > limit:
+                break
+        page_rows = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            last = page_rows[-1]
+            next_cursor = _encode_cursor({"c": listing, "f": fingerprint,
+                                          "k": {k: last[k] for k in key_names}, "t": total})
+        return page_rows, next_cursor, total
+
     def _version_conflict(self, what: str, expected: int, current: int) -> Conflict:
         return Conflict(f"{what} changed since version {expected}",
                         [{"field": "version", "message": f"current is {current}"}])
@@ -875,9 +911,7 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         return stored
 
     def list_questions(self, *, limit, cursor=None, asker_id=None, status=None, tag=None) -> Page:
-        limit = max(1, limit)
         fingerprint = _fingerprint(asker_id or "", status or "", tag or "")
-        state = _decode_cursor(cursor, "questions", fingerprint)
         expr = _Expr()
         filters = []
         # The most selective key first; the other filters are applied by DynamoDB.
@@ -901,33 +935,14 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         if filters:
             params["FilterExpression"] = " AND ".join(filters)
         params.update(expr.params())
-        key_names = {"pk", "sk", attribute, "order_key"}
-        start = None
-        if state is not None:
-            start = state.get("k")
-            if (not isinstance(start, dict) or set(start) != key_names
-                    or not all(isinstance(v, str) for v in start.values())
-                    or start[attribute] != value):
-                raise _bad_cursor()
-        total = state["t"] if state else self._count(**params)
-        rows: list[dict] = []
-        if start is not None:
-            params["ExclusiveStartKey"] = {k: {"S": v} for k, v in start.items()}
-        for row in self._query(Limit=limit + 1, **params):
-            rows.append(row)
-            if len(rows) > limit:
-                break
-        page_rows = rows[:limit]
+        page_rows, next_cursor, total = self._keyset_page(
+            "questions", fingerprint, cursor, limit, query=params, partition=(attribute, value),
+            sort_attribute="order_key", count=lambda: self._count(**params))
         items = self._batch_get((r["pk"], QUESTION_SK) for r in page_rows)
         questions = [_record(Question, items[(r["pk"], QUESTION_SK)]) for r in page_rows
                      if (r["pk"], QUESTION_SK) in items]
         questions = [q for q in questions if (not asker_id or q.asker_id == asker_id)
                      and (not status or q.status == status) and (not tag or tag in q.tags)]
-        next_cursor = None
-        if len(rows) > limit:
-            last = page_rows[-1]
-            next_cursor = _encode_cursor({"c": "questions", "f": fingerprint,
-                                          "k": {k: last[k] for k in key_names}, "t": total})
         return Page(items=questions, next_cursor=next_cursor, total=total)
 
     # answers ------------------------------------------------------------------------------

@@ -351,6 +351,13 @@ class QuestionStoreContract:
         assert ids(tag="sql", status="open") == ["q2"]
         assert ids(tag="rust") == []
         assert store.list_questions(limit=10, tag="python").total == 2
+        # a filtered listing pages like the others, with the same total on every page
+        items, pages = walk(lambda **kw: store.list_questions(tag="sql", **kw), limit=1)
+        assert [q.id for q in items] == ["q3", "q2"]
+        assert [p.total for p in pages] == [2, 2]
+        items, pages = walk(lambda **kw: store.list_questions(tag="python", status="open", **kw),
+                            limit=1)
+        assert [q.id for q in items] == ["q2", "q1"] and [p.total for p in pages] == [2, 2]
 
     def test_list_questions_follows_tag_changes(self, store):
         first = store.add_question(question("q1", tags=["python"]))
