@@ -5,8 +5,7 @@ from __future__ import annotations
 import html
 import re
 import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..clock import parse_time
@@ -48,21 +47,23 @@ def _rows(path: Path):
 def read_dump(folder: str | Path, person_prefix: str = "se-") -> Dump:
     """Questions and answers of the dump in `folder`; people and posts get ids prefixed by
     `person_prefix` (people) and `<prefix>q` / `<prefix>a` (posts), so that a second site
-    or a re-import never collides with records made in Relais."""
+    or a re-import never collides with records made in Relais.
+
+    Each post is turned into text as it is read, and Users.xml is read after Posts.xml for
+    the authors alone: what stays in memory is the text of the Q&A, not the dump's HTML
+    and every account of the site."""
     folder = Path(folder)
     posts_file = folder / "Posts.xml"
     if not posts_file.is_file():
         raise ValidationError(f"no Posts.xml in {folder}",
                               [{"field": "folder", "message": "Posts.xml not found"}])
-    names: dict[str, tuple[str, str]] = {}
-    users_file = folder / "Users.xml"
-    if users_file.is_file():
-        for row in _rows(users_file):
-            names[row["Id"]] = (row.get("DisplayName", ""), html_to_text(row.get("AboutMe", "")))
-    questions: dict[str, dict] = {}
-    answers: list[dict] = []
+
+    def person(user_id: str) -> str:
+        return f"{person_prefix}{user_id}"
+
+    questions: dict[str, PastQuestion] = {}
+    answers: list[tuple[str, PastAnswer]] = []  # (the question's post id, the answer)
     skipped: list[dict] = []
-    dated: dict[str, datetime] = {}  # post id -> when it was written
     for row in _rows(posts_file):
         if row.get("PostTypeId") not in (QUESTION, ANSWER):
             continue
@@ -73,39 +74,43 @@ def read_dump(folder: str | Path, person_prefix: str = "se-") -> Dump:
         if written is None:
             skipped.append({"id": row.get("Id"), "reason": "no valid CreationDate"})
             continue
-        dated[row["Id"]] = written
-        if row["PostTypeId"] == QUESTION:
-            questions[row["Id"]] = row
-        else:
-            answers.append(row)
-
-    def person(user_id: str) -> str:
-        return f"{person_prefix}{user_id}"
+        body = html_to_text(row.get("Body", ""))
+        if row["PostTypeId"] == ANSWER:
+            answers.append((row.get("ParentId", ""), PastAnswer(
+                id=f"{person_prefix}a{row['Id']}", author_id=person(row["OwnerUserId"]),
+                body=body, created_at=written)))
+            continue
+        accepted = row.get("AcceptedAnswerId")
+        questions[row["Id"]] = PastQuestion(
+            id=f"{person_prefix}q{row['Id']}", asker_id=person(row["OwnerUserId"]),
+            title=html.unescape(row.get("Title", "")).strip(), body=body,
+            tags=parse_tags(row.get("Tags", "")), created_at=written,
+            accepted_answer_id=f"{person_prefix}a{accepted}" if accepted else None)
 
     by_question: dict[str, list[PastAnswer]] = {}
-    for row in answers:
-        if row.get("ParentId") not in questions:
-            skipped.append({"id": row["Id"], "reason": "its question is not in the dump"})
+    for parent_id, answer in answers:
+        if parent_id not in questions:
+            skipped.append({"id": answer.id.removeprefix(f"{person_prefix}a"),
+                            "reason": "its question is not in the dump"})
             continue
-        by_question.setdefault(row["ParentId"], []).append(PastAnswer(
-            id=f"{person_prefix}a{row['Id']}", author_id=person(row["OwnerUserId"]),
-            body=html_to_text(row.get("Body", "")), created_at=dated[row["Id"]]))
-    past = []
-    for post_id, row in questions.items():
-        accepted = row.get("AcceptedAnswerId")
-        past.append(PastQuestion(
-            id=f"{person_prefix}q{post_id}", asker_id=person(row["OwnerUserId"]),
-            title=html.unescape(row.get("Title", "")).strip(),
-            body=html_to_text(row.get("Body", "")), tags=parse_tags(row.get("Tags", "")),
-            created_at=dated[post_id],
-            answers=tuple(by_question.get(post_id, ())),
-            accepted_answer_id=f"{person_prefix}a{accepted}" if accepted else None))
+        by_question.setdefault(parent_id, []).append(answer)
+    past = [replace(question, answers=tuple(by_question.get(post_id, ())))
+            for post_id, question in questions.items()]
+    return Dump(_authors(folder / "Users.xml", past, person_prefix),
+                sorted(past, key=lambda q: (q.created_at, q.id)), skipped)
+
+
+def _authors(users_file: Path, past: list[PastQuestion], person_prefix: str) -> list[PastPerson]:
+    """The people who wrote the questions and answers kept, named from Users.xml when the
+    dump has it (an account without a name is "User <id>")."""
     authors = {q.asker_id for q in past} | {a.author_id for q in past for a in q.answers}
-    people = []
-    for user_id in sorted({q["OwnerUserId"] for q in questions.values()}
-                          | {a["OwnerUserId"] for a in answers}):
-        if person(user_id) in authors:
-            name, about = names.get(user_id, ("", ""))
-            people.append(PastPerson(id=person(user_id), name=name or f"User {user_id}",
-                                     bio=about))
-    return Dump(people, sorted(past, key=lambda q: (q.created_at, q.id)), skipped)
+    found: dict[str, PastPerson] = {}
+    if users_file.is_file():
+        for row in _rows(users_file):
+            person_id = f"{person_prefix}{row.get('Id', '')}"
+            if person_id in authors:
+                found[person_id] = PastPerson(
+                    id=person_id, name=row.get("DisplayName") or f"User {row['Id']}",
+                    bio=html_to_text(row.get("AboutMe", "")))
+    return [found.get(p) or PastPerson(id=p, name=f"User {p.removeprefix(person_prefix)}")
+            for p in sorted(authors)]

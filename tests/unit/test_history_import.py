@@ -79,6 +79,19 @@ def test_the_dump_is_read_as_people_questions_and_answers(dump_folder):
                             {"id": "5", "reason": "its question is not in the dump"}]
 
 
+def test_an_author_without_an_account_or_a_name_is_named_by_their_id(tmp_path):
+    (tmp_path / "Posts.xml").write_text(
+        '<posts><row Id="1" PostTypeId="1" CreationDate="2018-03-12T17:00:00" OwnerUserId="12" '
+        'Title="Who asked this?" Tags="&lt;qubit&gt;" />'
+        '<row Id="2" PostTypeId="2" ParentId="1" CreationDate="2018-03-12T18:00:00" '
+        'OwnerUserId="13" Body="&lt;p&gt;me&lt;/p&gt;" /></posts>', encoding="utf-8")
+    (tmp_path / "Users.xml").write_text(
+        '<users><row Id="13" AboutMe="&lt;p&gt;optics&lt;/p&gt;" />'
+        '<row Id="14" DisplayName="Never posted" /></users>', encoding="utf-8")
+    assert [(p.id, p.name, p.bio) for p in read_dump(tmp_path).people] == [
+        ("se-12", "User 12", ""), ("se-13", "User 13", "optics")]
+
+
 def test_html_and_tags_are_read_as_written():
     # Posts are read by the mail reader's html_to_text: a list item a "- " line, code line
     # by line.
