@@ -10,7 +10,7 @@ from chalicelib.domain import OPEN_RELAY_STATES, RELAY_STATES
 from chalicelib.errors import Forbidden, field_error
 from chalicelib.http import PAGING, Query, RouteTable, page_body
 from chalicelib.schemas import (Accept, AnswerEdit, AnswerIn, HrSync, ProfilePatch, QuestionIn,
-                                Snooze, Vote)
+                                ReplayIn, Snooze, Vote)
 from chalicelib.schemas import Draft as DraftIn
 from chalicelib.services.routing import Draft
 
@@ -265,6 +265,15 @@ def outbox(call):
 def escalate(call):
     require_admin(call)
     return relais().routing.escalate_due()
+
+
+@api.route("/admin/routing/replay", "POST", body=ReplayIn, tag="admin",
+           summary="Route the latest questions again under a candidate policy (relay count, "
+                   "management-chain depth, load damping, community boost) beside the policy "
+                   "in force, and see what it would ask of people. Nothing is stored or sent.")
+def replay_policy(call):
+    changes = call.body.changes.model_dump(exclude_unset=True)
+    return relais().replay.run(call.caller, changes, call.body.questions)
 
 
 @app.schedule("rate(15 minutes)")

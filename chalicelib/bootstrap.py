@@ -21,6 +21,7 @@ from .services.notify import Notifier
 from .services.privacy import PrivacyService
 from .services.profiles import ProfileService
 from .services.questions import QuestionService
+from .services.replay import PolicyReplay
 from .services.routing import RoutingService
 from .services.scim import ScimService
 
@@ -53,6 +54,7 @@ class Relais:
     recognition: RecognitionService | None = None
     figures: FiguresService | None = None
     privacy: PrivacyService | None = None
+    replay: PolicyReplay | None = None
 
 
 @dataclass
@@ -282,4 +284,6 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                                          adapters.community_store, adapters.votes, clock, audit,
                                          on_change=profile_changed,
                                          release_relays=lambda person_id: routing.mark_away(
-                                             person_id, None)))
+                                             person_id, None)),
+                  replay=PolicyReplay(routing, adapters.question_store, adapters.profile_store,
+                                      profiles))

@@ -161,6 +161,27 @@ class ModulesIn(Body):
     anonymous: bool = Omittable()
 
 
+class PolicyChanges(Body):
+    """Routing policy settings to try; those left out keep their value in force."""
+
+    relay_count: int = Omittable(ge=1, le=20, description="People a question is relayed to.")
+    management_chain_depth: int = Omittable(
+        ge=0, le=10, description="Levels of the asker's managers left out (0: none).")
+    open_relay_damping: float = Omittable(
+        ge=0, le=10, description="A score is divided by 1 + this x the person's open relays.")
+    max_open_relays: int = Omittable(ge=1, le=1000,
+                                     description="People holding this many are skipped.")
+    community_boost: float = Omittable(
+        ge=0.1, le=10, description="Members of the question's community: score x this.")
+
+
+class ReplayIn(Body):
+    """A replay of the most recent questions under a candidate routing policy."""
+
+    changes: PolicyChanges = Field(default_factory=PolicyChanges)
+    questions: int = Field(50, ge=1, le=100, description="How many of the latest questions.")
+
+
 def field_path(loc) -> str:
     """pydantic's error location as a client reads it: `skills[2]`, `manager.id`."""
     path = ""

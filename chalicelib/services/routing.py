@@ -50,6 +50,13 @@ class RoutingService:
         # CommunityService (or None): members preferred, community managers escalated to.
         self.communities = communities
 
+    def with_settings(self, settings: Settings) -> "RoutingService":
+        """The same routing (stores, index, weights) under other settings, that notifies
+        nobody: what a replay of another policy ranks with."""
+        return RoutingService(settings, self.profiles, self.questions, self.directory,
+                              self.index, self.embedder, self.clock, notifier=None,
+                              weights=self.weights, communities=self.communities)
+
     # Ranking -----------------------------------------------------------------------------
     def excluded_for(self, asker_id: str | None) -> set[str]:
         """The asker and, by default, their management chain up to the configured depth."""

@@ -62,6 +62,9 @@ MATRIX = [
      dict(owner=200, other=403, hr=403, admin=403)),
     ("close", "POST", "/questions/{qid}/close", None,
      dict(owner=200, other=403, hr=403, admin=200)),
+    ("replay a routing policy", "POST", "/admin/routing/replay",
+     {"changes": {"relay_count": 1}, "questions": 5},
+     dict(owner=403, other=403, hr=403, admin=200)),
 ]
 
 CASES = [pytest.param(caller, method, path, body, expected[caller],

@@ -106,3 +106,28 @@ def test_the_outbox_is_for_admins_and_hides_anonymous_askers(api, org):
     relay_mails = [m for m in mails if m["kind"] == "relay"]
     assert len(relay_mails) == 3
     assert all("Person 9" not in m["text"] and "h9@" not in m["text"] for m in relay_mails)
+
+
+def test_an_admin_replays_a_candidate_policy_over_http(api, org):
+    api.relais.hr_sync.upsert([{"id": "adm", "name": "Ada Admin"}])
+    response = api.post("/admin/routing/replay", {"changes": {"relay_count": 2}, "questions": 10},
+                        person="adm", role="admin")
+    assert response.status_code == 200, response.json
+    report = response.json
+    assert report["questions"] == 10 and report["changes"] == {"relay_count": 2}
+    assert (report["current"]["relays"], report["candidate"]["relays"]) == (30, 20)
+    assert api.relais.question_store.relays_for_expert(report["current"]["busiest"][0]["id"]) == []
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"changes": {"relay_count": 0}}, "changes.relay_count"),
+    ({"changes": {"relay_count": "3"}}, "changes.relay_count"),
+    ({"changes": {"embedding_model": "x"}}, "changes.embedding_model"),
+    ({"changes": {"open_relay_damping": -1}}, "changes.open_relay_damping"),
+    ({"questions": 101}, "questions"),
+    ({"changes": []}, "changes"),
+])
+def test_replay_errors_name_the_field(api, org, body, field):
+    response = api.post("/admin/routing/replay", body, person="adm", role="admin")
+    assert response.status_code == 422
+    assert [d["field"] for d in response.json["error"]["details"]] == [field]
