@@ -83,6 +83,14 @@ def get_profile(call, profile_id):
     return show_profile(call, relais().profiles.get(profile_id))
 
 
+@api.route("/profiles/{profile_id}/expertise", tag="directory",
+           summary="What Relais infers a person knows from their answers (per tag: answers, "
+                   "accepted, last one, the weight routing gives it today), with their "
+                   "declared skills and the tags they muted.")
+def get_expertise(call, profile_id):
+    return relais().expertise.of(profile_id)
+
+
 @api.route("/profiles/{profile_id}", "PATCH", body=ProfilePatch, tag="directory",
            summary="Edit a profile: your own fields, or HR fields with the hr role.")
 def edit_profile(call, profile_id):

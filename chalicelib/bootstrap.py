@@ -13,6 +13,7 @@ from .ports import (AuditLog, Clock, CommunityStore, Embedder, Mailer, ProfileSt
                     QuestionStore, SearchIndex, SettingStore, VoteReader)
 from .services.audit import AuditService
 from .services.communities import CommunityService, RecognitionService
+from .services.expertise import ExpertiseService
 from .services.figures import FiguresService
 from .services.hr_sync import HrSyncService
 from .services.indexing import Indexer
@@ -55,6 +56,7 @@ class Relais:
     figures: FiguresService | None = None
     privacy: PrivacyService | None = None
     replay: PolicyReplay | None = None
+    expertise: ExpertiseService | None = None
 
 
 @dataclass
@@ -286,4 +288,6 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                                          release_relays=lambda person_id: routing.mark_away(
                                              person_id, None)),
                   replay=PolicyReplay(routing, adapters.question_store, adapters.profile_store,
-                                      profiles))
+                                      profiles),
+                  expertise=ExpertiseService(adapters.question_store, profiles, clock,
+                                             routing.weights))

@@ -8,7 +8,8 @@ from typing import Any
 
 HR_FIELDS = ("name", "email", "user_name", "external_id", "employee_number", "title", "grade",
              "department", "manager_id", "active")
-SELF_FIELDS = ("bio", "skills", "languages", "site", "away_until", "routing_opt_out")
+SELF_FIELDS = ("bio", "skills", "languages", "site", "away_until", "routing_opt_out",
+               "muted_tags")
 
 ROLES = ("employee", "hr", "admin")
 NOTIFY_MODES = ("immediate", "daily")
@@ -64,6 +65,7 @@ class Profile(Record):
     skills: list[str] = field(default_factory=list)
     away_until: str | None = None  # ISO date; away people are not relayed questions
     routing_opt_out: bool = False  # stays in the directory, receives no relays
+    muted_tags: list[str] = field(default_factory=list)  # never relayed questions tagged so
     notify: str = "immediate"  # immediate | daily (one digest mail a day)
     deleted: bool = False  # removed through SCIM: kept for attribution, never listed
     version: int = 0

@@ -65,6 +65,7 @@ class Candidate:
     routing_opt_out: bool = False
     away: bool = False
     open_relays: int = 0
+    muted_tags: frozenset[str] = frozenset()  # the person asked not to get questions so tagged
 
 
 @dataclass
@@ -102,6 +103,7 @@ class Policy:
     """Who may not be suggested, and how load is spread."""
 
     excluded: frozenset[str] = frozenset()  # the asker and their management chain
+    tags: frozenset[str] = frozenset()  # the question's, read against people's muted tags
     open_relay_damping: float = 0.15
     max_open_relays: int = 10
 
@@ -240,13 +242,15 @@ def fuse_documents(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit],
 
 def apply_policy(suggestions: Sequence[Suggestion], candidates: dict[str, Candidate],
                  policy: Policy) -> list[Suggestion]:
-    """Drop excluded, opted-out, away and overloaded people (and anyone unknown: only
-    `candidates` may be suggested); damp people who already hold open relays."""
+    """Drop excluded, opted-out, away and overloaded people, and those who muted one of the
+    question's tags (and anyone unknown: only `candidates` may be suggested); damp people who
+    already hold open relays."""
     kept = []
     for suggestion in suggestions:
         person = candidates.get(suggestion.person_id)
         if (person is None or person.person_id in policy.excluded or person.routing_opt_out
-                or person.away or person.open_relays >= policy.max_open_relays):
+                or person.away or person.open_relays >= policy.max_open_relays
+                or person.muted_tags & policy.tags):
             continue
         if person.open_relays:
             suggestion.score /= 1.0 + policy.open_relay_damping * person.open_relays

@@ -50,6 +50,8 @@ class ProfilePatch(Body):
     site: Short = Omittable()
     away_until: date | None = Field(None, strict=False, description="ISO date (YYYY-MM-DD).")
     routing_opt_out: bool = Omittable()
+    muted_tags: list[Tag] = Omittable(
+        max_length=50, description="Tags of the questions never to be relayed to the person.")
     # HR fields
     name: Name = Omittable()
     email: Email = Omittable()

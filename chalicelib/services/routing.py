@@ -101,9 +101,10 @@ class RoutingService:
         candidates = {
             p.id: matching.Candidate(
                 person_id=p.id, routing_opt_out=p.routing_opt_out,
-                away=bool(p.away_until and p.away_until >= today), open_relays=loads.get(p.id, 0))
+                away=bool(p.away_until and p.away_until >= today), open_relays=loads.get(p.id, 0),
+                muted_tags=frozenset(p.muted_tags))
             for p in people.values() if p.active and not p.deleted}
-        policy = matching.Policy(excluded=frozenset(exclude),
+        policy = matching.Policy(excluded=frozenset(exclude), tags=frozenset(draft.tags),
                                  open_relay_damping=self.settings.open_relay_damping,
                                  max_open_relays=self.settings.max_open_relays)
         kept = matching.apply_policy(suggestions, candidates, policy)

@@ -14,7 +14,25 @@ export interface Profile extends Person {
   bio: string;
   away_until: string | null;
   routing_opt_out: boolean;
+  muted_tags: string[];
   version: number;
+}
+
+export interface InferredTag {
+  tag: string;
+  answers: number;
+  accepted: number;
+  last_answered_at: string;
+  weight: number;
+  declared: boolean;
+  muted: boolean;
+}
+
+export interface Expertise {
+  person_id: string;
+  declared: string[];
+  muted: string[];
+  inferred: InferredTag[];
 }
 
 export interface Evidence {
@@ -145,6 +163,7 @@ export class Api {
   me = () => this.get<Profile>("/me");
   profiles = (q: string, skill: string, cursor: string | null) =>
     this.get<Page<Profile>>("/profiles", { q, skill, cursor, limit: 12 });
+  expertise = (id: string) => this.get<Expertise>(`/profiles/${encodeURIComponent(id)}/expertise`);
   editProfile = (id: string, patch: Partial<Profile>) =>
     this.call<Profile>("PATCH", `/profiles/${encodeURIComponent(id)}`, patch);
   suggestExperts = (draft: Draft) =>

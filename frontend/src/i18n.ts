@@ -118,6 +118,13 @@ const en = {
   "profile.save": "Save",
   "profile.saved": "Profile saved.",
   "profile.conflict": "Your profile changed elsewhere; it was reloaded. Please apply your change again.",
+  "profile.inferred": "What your answers show",
+  "profile.inferredHelp": "Relais finds you for questions on these tags from the answers you wrote (recent and accepted ones weigh more). Add one to your skills, or stop questions on it.",
+  "profile.inferredNone": "No answers yet: Relais knows you by the skills you declare.",
+  "profile.accepted": "{count} accepted",
+  "profile.accepted1": "1 accepted",
+  "profile.declare": "Add to my skills",
+  "profile.mute": "No questions on {tag}",
 };
 
 export type Key = keyof typeof en;
@@ -236,6 +243,13 @@ const fr: Record<Key, string> = {
   "profile.save": "Enregistrer",
   "profile.saved": "Profil enregistré.",
   "profile.conflict": "Votre profil a changé ailleurs ; il a été rechargé. Refaites votre modification.",
+  "profile.inferred": "Ce que montrent vos réponses",
+  "profile.inferredHelp": "Relais vous trouve pour les questions sur ces tags d'après les réponses que vous avez écrites (les récentes et les acceptées comptent plus). Ajoutez-en un à vos compétences, ou arrêtez les questions sur l'un d'eux.",
+  "profile.inferredNone": "Pas encore de réponses : Relais vous connaît par les compétences que vous déclarez.",
+  "profile.accepted": "{count} acceptées",
+  "profile.accepted1": "1 acceptée",
+  "profile.declare": "Ajouter à mes compétences",
+  "profile.mute": "Pas de questions sur {tag}",
 };
 
 export type Lang = "en" | "fr";
@@ -280,6 +294,6 @@ export function labelOf(t: T, prefix: string, value: string): string {
 
 /** "1 answer" or "3 answers": `key1` for one, `key` with {count} otherwise (0 is plural in
  * English; French says "0 réponse" but "0 réponses" reads fine). */
-export function plural(t: T, key: "q.answers" | "dir.total", count: number): string {
+export function plural(t: T, key: "q.answers" | "dir.total" | "profile.accepted", count: number): string {
   return count === 1 ? t(`${key}1` as Key) : t(key, { count });
 }

@@ -1,17 +1,31 @@
-// My profile: bio, skills, languages, site, "leave routing" and "away until".
-import { html, type PropertyValues } from "lit";
-import { ApiError, type Profile } from "./api";
+// My profile: bio, skills, what my answers show (declare or mute a tag), languages, site,
+// "leave routing" and "away until".
+import { html, nothing, type PropertyValues } from "lit";
+import { ApiError, type InferredTag, type Profile } from "./api";
 import { Panel } from "./base";
+import { plural } from "./i18n";
+
+// A tag and a declared skill are the same when they differ only by case, accents, or
+// hyphens for spaces ("appels-d'offres" is the skill "Appels d'offres").
+const skillKey = (s: string) =>
+  s.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase().replace(/[-_\s]+/g, " ").trim();
 
 export class ProfilePanel extends Panel {
-  static properties = { ...Panel.properties, profile: { state: true }, skills: { state: true } };
+  static properties = {
+    ...Panel.properties, profile: { state: true }, skills: { state: true },
+    inferred: { state: true }, muted: { state: true },
+  };
   declare profile: Profile | null;
   declare skills: string[];
+  declare inferred: InferredTag[] | null;
+  declare muted: string[];
 
   constructor() {
     super();
     this.profile = null;
     this.skills = [];
+    this.inferred = null;
+    this.muted = [];
   }
 
   protected updated(changed: PropertyValues) {
@@ -21,9 +35,24 @@ export class ProfilePanel extends Panel {
   async load(done = "") {
     const profile = await this.run(() => this.ctx.api.me(), done);
     if (profile) {
-      this.profile = profile;
-      this.skills = [...(profile.skills ?? [])];
+      this.show(profile);
+      const expertise = await this.run(() => this.ctx.api.expertise(profile.id));
+      this.inferred = expertise ? expertise.inferred : [];
     }
+  }
+
+  private show(profile: Profile) {
+    this.profile = profile;
+    this.skills = [...(profile.skills ?? [])];
+    this.muted = [...(profile.muted_tags ?? [])];
+  }
+
+  private declare(tag: string) {  // declared as written in a profile: "appels d'offres"
+    if (!this.skills.some((s) => skillKey(s) === skillKey(tag))) this.skills = [...this.skills, tag.replace(/[-_]+/g, " ")];
+  }
+
+  private toggleMuted(tag: string, on: boolean) {
+    this.muted = on ? [...this.muted.filter((m) => m !== tag), tag] : this.muted.filter((m) => m !== tag);
   }
 
   private input(name: string) {
@@ -55,12 +84,12 @@ export class ProfilePanel extends Panel {
       site: this.input("site").value.trim(),
       routing_opt_out: this.input("routing_opt_out").checked,
       away_until: this.input("away_until").value || null,
+      muted_tags: this.muted,
     };
     try {
       this.busy = true;
       this.error = this.notice = "";
-      this.profile = await this.ctx.api.editProfile(p.id, patch);
-      this.skills = [...(this.profile.skills ?? [])];
+      this.show(await this.ctx.api.editProfile(p.id, patch));
       this.notice = this.t("profile.saved");
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) {
@@ -95,6 +124,7 @@ export class ProfilePanel extends Panel {
           <div style="flex:0 0 auto"><button type="button" @click=${() => this.addSkill()}>${t("profile.add")}</button></div>
         </div>
       </fieldset>
+      ${this.renderInferred()}
       <label for="languages">${t("profile.languages")}</label>
       <input type="text" id="languages" name="languages" .value=${(p.languages ?? []).join(", ")}>
       <label for="site">${t("profile.site")}</label>
@@ -106,6 +136,30 @@ export class ProfilePanel extends Panel {
       <div class="actions"><button class="primary" type="submit" ?disabled=${this.busy}>${t("profile.save")}</button></div>
       ${this.messages()}
     </form>`;
+  }
+
+  // The tags of the questions I answered (and any I muted), each with how much it counts,
+  // a way to declare it and a way to stop questions on it; saved with the rest of the form.
+  private renderInferred() {
+    const t = this.t;
+    if (this.inferred === null) return nothing;
+    const known = new Set(this.inferred.map((e) => e.tag));
+    const rows = [...this.inferred, ...this.muted.filter((m) => !known.has(m)).map((tag) => ({
+      tag, answers: 0, accepted: 0, last_answered_at: "", weight: 0, declared: false, muted: true }))];
+    const declared = (tag: string) => this.skills.some((s) => skillKey(s) === skillKey(tag));
+    return html`<fieldset class="inferred" style="border:0;padding:0;margin:0">
+      <legend style="font-weight:600;margin:.6rem 0 .2rem;padding:0">${t("profile.inferred")}</legend>
+      <p class="meta">${rows.length ? t("profile.inferredHelp") : t("profile.inferredNone")}</p>
+      <ul style="list-style:none;padding:0;margin:0">${rows.map((e) => html`<li class="inferred-tag" data-tag=${e.tag}
+          style="display:flex;flex-wrap:wrap;gap:.2rem .8rem;align-items:center;padding:.25rem 0">
+        <strong>${e.tag}</strong>
+        ${e.answers ? html`<span class="meta">${plural(t, "q.answers", e.answers)}, ${plural(t, "profile.accepted", e.accepted)}</span>` : nothing}
+        ${declared(e.tag) ? nothing : html`<button type="button" class="link" @click=${() => this.declare(e.tag)}>${t("profile.declare")}</button>`}
+        <label class="check" style="margin:0"><input type="checkbox" name="mute" .checked=${this.muted.includes(e.tag)}
+          @change=${(ev: Event) => this.toggleMuted(e.tag, (ev.target as HTMLInputElement).checked)}>
+          <span>${t("profile.mute", { tag: e.tag })}</span></label>
+      </li>`)}</ul>
+    </fieldset>`;
   }
 }
 customElements.get("relais-profile") || customElements.define("relais-profile", ProfilePanel);

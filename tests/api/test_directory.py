@@ -230,3 +230,20 @@ def test_hr_deactivating_someone_hides_them_from_search(people):
     assert people.get("/profiles?q=chloe").json["items"] == []
     assert "u3" not in ids(people.get("/profiles"))
     assert people.get("/profiles/u3").json["active"] is False
+
+
+def test_expertise_inferred_from_answers_is_visible_and_muting_is_the_persons(people):
+    asked = people.post("/questions", {"title": "Helm chart upgrade fails", "tags": ["helm"]},
+                        person="u2").json["id"]
+    assert people.post(f"/questions/{asked}/answers", {"body": "Roll back first."},
+                       person="u1").status_code == 201
+    seen = people.get("/profiles/u1/expertise", person="u3")
+    assert seen.status_code == 200
+    assert [(e["tag"], e["answers"], e["muted"]) for e in seen.json["inferred"]] == [
+        ("helm", 1, False)]
+    assert seen.json["declared"] == ["Kubernetes", "Go"]
+    assert people.patch("/profiles/u1", {"muted_tags": ["helm"]}, person="u3").status_code == 403
+    muted = people.patch("/profiles/u1", {"muted_tags": ["Helm"]}, person="u1")
+    assert muted.status_code == 200 and muted.json["muted_tags"] == ["helm"]
+    assert people.get("/profiles/u1/expertise", person="u3").json["inferred"][0]["muted"] is True
+    assert people.get("/profiles/nobody/expertise").status_code == 404

@@ -488,6 +488,45 @@ def test_edit_my_profile_skills_leave_routing_and_away(server, open_widget, shot
     assert server.call("GET", f"/profiles/{person}", person=person)["away_until"] is None
 
 
+def test_what_my_answers_show_can_be_declared_or_muted(server, open_widget, shots):
+    # A demo person whose answers show two tags, who has not declared any skill yet.
+    for number in range(1, 120):
+        person = f"p{number:03d}"
+        seen = server.call("GET", f"/profiles/{person}/expertise", person=person)
+        if len(seen["inferred"]) >= 2:
+            break
+    else:
+        raise AssertionError("the demo has nobody whose answers show two tags")
+    server.call("PATCH", f"/profiles/{person}", {"skills": []}, person=person)
+    first, declare, mute = seen["inferred"][0], seen["inferred"][0]["tag"], seen["inferred"][1]["tag"]
+    page = open_widget(person)
+    panel = tab(page, "My profile")
+    row = panel.locator(f'li.inferred-tag[data-tag="{first["tag"]}"]')
+    row.wait_for()
+    answers = "1 answer" if first["answers"] == 1 else f"{first['answers']} answers"
+    assert f"{answers}, {first['accepted']} accepted" in row.inner_text()
+    panel.locator(f'li.inferred-tag[data-tag="{declare}"]').get_by_role(
+        "button", name="Add to my skills").click()
+    panel.get_by_label(f"No questions on {mute}").check()
+    page.screenshot(path=shots / "profile-expertise.png", full_page=True)
+    panel.get_by_role("button", name="Save").click()
+    panel.locator(".notice", has_text="Profile saved.").wait_for()
+
+    after = server.call("GET", f"/profiles/{person}", person=person)
+    assert after["skills"] == [declare.replace("-", " ")] and after["muted_tags"] == [mute]
+    shown = {e["tag"]: e for e in server.call("GET", f"/profiles/{person}/expertise")["inferred"]}
+    assert shown[mute]["muted"] is True and shown[declare]["declared"] is True
+    # Shown again after a reload; unmuting sends the empty list.
+    page.reload()
+    panel = tab(page, "My profile")
+    box = panel.get_by_label(f"No questions on {mute}")
+    assert box.is_checked()
+    box.uncheck()
+    panel.get_by_role("button", name="Save").click()
+    panel.locator(".notice", has_text="Profile saved.").wait_for()
+    assert server.call("GET", f"/profiles/{person}", person=person)["muted_tags"] == []
+
+
 # Languages, keyboard, accessibility, small screens, token providers ---------------------------
 def test_french_from_the_browser_and_switchable(open_widget):
     page = open_widget(ASKER, lang="", locale="fr-FR")
