@@ -74,6 +74,9 @@ class QuestionStore(Protocol):
     def get_question(self, question_id: str) -> Question | None:
         """The question or None."""
 
+    def get_questions(self, question_ids: Iterable[str]) -> dict[str, Question]:
+        """The questions that exist among `question_ids`, by id, read in batches."""
+
     def update_question(self, question: Question) -> Question:
         """Compare-and-set on version. :raises Conflict: stale version."""
 

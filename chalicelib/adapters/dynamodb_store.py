@@ -888,6 +888,11 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         item = self._get(_question_pk(question_id), QUESTION_SK)
         return _record(Question, item) if item else None
 
+    def get_questions(self, question_ids: Iterable[str]) -> dict[str, Question]:
+        items = self._batch_get((_question_pk(q), QUESTION_SK) for q in question_ids if q)
+        return {question.id: question
+                for question in (_record(Question, item) for item in items.values())}
+
     def update_question(self, question: Question) -> Question:
         old_item = self._read_for_update(_question_pk(question.id), QUESTION_SK,
                                          f"question {question.id!r}", question.version)

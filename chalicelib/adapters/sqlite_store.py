@@ -293,6 +293,18 @@ class SQLiteQuestionStore:
         rows = self.db.query("SELECT data FROM questions WHERE id = ?", (question_id,))
         return Question.from_dict(json.loads(rows[0]["data"])) if rows else None
 
+    def get_questions(self, question_ids: Iterable[str]) -> dict[str, Question]:
+        ids = list(dict.fromkeys(question_ids))
+        found: dict[str, Question] = {}
+        for start in range(0, len(ids), 2000):  # under SQLite's limit on bound parameters
+            chunk = ids[start:start + 2000]
+            marks = ",".join("?" * len(chunk))
+            for (data,) in self.db.tuples(f"SELECT data FROM questions WHERE id IN ({marks})",
+                                          chunk):
+                question = Question.from_dict(json.loads(data))
+                found[question.id] = question
+        return found
+
     def update_question(self, question: Question) -> Question:
         stored = question.replace(version=question.version + 1)
         with self.db.transaction() as conn:

@@ -37,11 +37,10 @@ class ExpertiseService:
         profile = self.directory.get(person_id)
         now = self.clock.now()
         per_tag: dict[str, dict] = {}
-        asked: dict[str, object] = {}  # question id -> question (or None if gone)
-        for answer in self.questions.answers_by(person_id)[-MAX_ANSWERS:]:
-            if answer.question_id not in asked:
-                asked[answer.question_id] = self.questions.get_question(answer.question_id)
-            question = asked[answer.question_id]
+        answers = self.questions.answers_by(person_id)[-MAX_ANSWERS:]
+        asked = self.questions.get_questions(a.question_id for a in answers)
+        for answer in answers:
+            question = asked.get(answer.question_id)
             if question is None:
                 continue
             accepted = answer.accepted

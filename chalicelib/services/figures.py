@@ -120,8 +120,10 @@ class FiguresService:
     # Reading the records -----------------------------------------------------------------
     def _questions(self, community_id: str | None, start: str, end: str) -> Iterator[Question]:
         if community_id is not None:
-            for question_id in self.communities.store.question_ids(community_id, since=start):
-                question = self.questions.get_question(question_id)
+            ids = self.communities.store.question_ids(community_id, since=start)
+            found = self.questions.get_questions(ids)
+            for question_id in ids:
+                question = found.get(question_id)
                 if question is not None and start <= question.created_at < end:
                     yield question
             return

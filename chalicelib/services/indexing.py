@@ -36,11 +36,12 @@ class Indexer:
         indexed = self.index.person_doc_ids(profile.id)
         self.index.upsert(self._with_vectors([(d, None) for d in docs]))
         # After a return (leave, reactivation) the person's answers are back in the index.
-        for answer in self.questions.answers_by(profile.id):
-            if evidence.answer_doc_id(answer.id) not in indexed:
-                question = self.questions.get_question(answer.question_id)
-                if question is not None:
-                    self.index_answer(question, answer)
+        missing = [a for a in self.questions.answers_by(profile.id)
+                   if evidence.answer_doc_id(a.id) not in indexed]
+        asked = self.questions.get_questions(a.question_id for a in missing)
+        for answer in missing:
+            if answer.question_id in asked:
+                self.index_answer(asked[answer.question_id], answer)
 
     def index_answer(self, question: Question, answer: Answer) -> None:
         """An answer was added, edited, voted, accepted or deleted."""

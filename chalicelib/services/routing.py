@@ -129,27 +129,27 @@ class RoutingService:
         for doc, score in matching.fuse_documents(bm25, knn).values():
             if doc.kind == "answer" and doc.question_id:
                 best[doc.question_id] = max(best.get(doc.question_id, 0.0), score)
-        shown = []
-        for question_id in sorted(best, key=lambda q: -best[q]):
-            question = self.questions.get_question(question_id)
-            if question is None or question.answer_count == 0:
-                continue
-            shown.append({"id": question.id, "title": question.title, "status": question.status,
-                          "answer_count": question.answer_count, "tags": question.tags,
-                          "accepted": question.accepted_answer_id is not None,
-                          "score": round(best[question_id], 4)})
-            if len(shown) >= limit:
-                break
+        ranked = sorted(best, key=lambda q: -best[q])
+        shown: list[dict] = []
+        batch = 4 * limit  # read a few more than shown: some may have lost their answers
+        for start in range(0, len(ranked), batch):
+            found = self.questions.get_questions(ranked[start:start + batch])
+            for question_id in ranked[start:start + batch]:
+                question = found.get(question_id)
+                if question is None or question.answer_count == 0:
+                    continue
+                shown.append({"id": question.id, "title": question.title,
+                              "status": question.status, "answer_count": question.answer_count,
+                              "tags": question.tags,
+                              "accepted": question.accepted_answer_id is not None,
+                              "score": round(best[question_id], 4)})
+                if len(shown) >= limit:
+                    return shown
         return shown
 
     def _question_titles(self, suggestions) -> dict[str, str]:
         ids = {e.question_id for s in suggestions for e in s.evidence if e.question_id}
-        titles = {}
-        for question_id in ids:
-            question = self.questions.get_question(question_id)
-            if question is not None:
-                titles[question_id] = question.title
-        return titles
+        return {q.id: q.title for q in self.questions.get_questions(ids).values()}
 
     @staticmethod
     def _suggestion_view(suggestion: matching.Suggestion, person: Profile,

@@ -309,6 +309,15 @@ class QuestionStoreContract:
         assert got == added and got.anonymous is True and got.tags == ["python", "sql"]
         assert store.get_question("nope") is None
 
+    def test_questions_are_read_in_batches_and_missing_ones_left_out(self, store):
+        ids = [f"q{n}" for n in range(130)]  # more than one DynamoDB batch (100 keys)
+        for question_id in ids:
+            store.add_question(question(question_id))
+        got = store.get_questions(ids + ["nope", "q3", ""])
+        assert set(got) == set(ids)
+        assert got["q7"] == store.get_question("q7")
+        assert store.get_questions([]) == {}
+
     def test_add_question_twice_is_a_conflict(self, store):
         store.add_question(question("q1"))
         with pytest.raises(Conflict):
