@@ -88,10 +88,13 @@ class ProfileStoreContract:
     # update: compare-and-set ---------------------------------------------------------------
     def test_update_increments_the_version_and_stores_the_change(self, store):
         first = store.add(person("u1", "Ana"))
-        second = store.update(first.replace(title="Engineer"))
+        second = store.update(first.replace(title="Engineer", muted_tags=["kafka", "c++"]))
         assert second.version == 2
         assert store.get("u1").title == "Engineer"
+        assert store.get("u1").muted_tags == ["kafka", "c++"]
         assert store.get("u1").version == 2
+        assert store.update(second.replace(muted_tags=[])).muted_tags == []
+        assert store.get("u1").muted_tags == []
 
     def test_update_from_a_stale_version_is_a_conflict_and_changes_nothing(self, store):
         first = store.add(person("u1", "Ana"))
