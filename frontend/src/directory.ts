@@ -1,10 +1,12 @@
 // The directory: search people by skill or free text; cards with site, languages, ways to meet.
 import { html, nothing, type PropertyValues } from "lit";
-import type { Profile } from "./api";
+import type { InferredTag, Profile } from "./api";
 import { DEBOUNCE_MS } from "./ask";
 import { Panel } from "./base";
 import { formatDate, plural } from "./i18n";
 import { coffeeInvite, mailto } from "./meet";
+
+const ANSWERED_TAGS = 8;
 
 export class DirectoryPanel extends Panel {
   static properties = {
@@ -12,10 +14,13 @@ export class DirectoryPanel extends Panel {
     items: { state: true },
     total: { state: true },
     cursor: { state: true },
+    shown: { state: true },
   };
   declare items: Profile[] | null;
   declare total: number;
   declare cursor: string | null;
+  // What each person's answers show, read when their card asks for it.
+  declare shown: Record<string, InferredTag[]>;
   private timer?: number;
   private sequence = 0;
 
@@ -24,6 +29,27 @@ export class DirectoryPanel extends Panel {
     this.items = null;
     this.total = 0;
     this.cursor = null;
+    this.shown = {};
+  }
+
+  private async toggleAnswers(id: string) {
+    if (this.shown[id]) {
+      const { [id]: _, ...rest } = this.shown;
+      this.shown = rest;
+      return;
+    }
+    const expertise = await this.run(() => this.ctx.api.expertise(id));
+    if (expertise) this.shown = { ...this.shown, [id]: expertise.inferred.slice(0, ANSWERED_TAGS) };
+  }
+
+  private answered(p: Profile) {
+    const t = this.t;
+    const tags = this.shown[p.id];
+    return html`<button type="button" class="link answered-toggle" aria-expanded=${tags ? "true" : "false"}
+        @click=${() => this.toggleAnswers(p.id)}>${t("dir.answered")}</button>
+      ${tags ? html`<p class="meta answered">${tags.length
+        ? tags.map((e) => `${e.tag} (${e.answers})`).join(", ")
+        : t("dir.answeredNone")}</p>` : nothing}`;
   }
 
   protected updated(changed: PropertyValues) {
@@ -78,6 +104,7 @@ export class DirectoryPanel extends Panel {
       ${p.skills?.length ? html`<ul class="chips" aria-label=${t("dir.skills")}>${p.skills.map((s) => html`<li>
           <button type="button" class="chip" aria-label=${t("dir.filterSkill", { skill: s })} @click=${() => this.filterSkill(s)}>${s}</button></li>`)}</ul>` : nothing}
       ${p.bio ? html`<p>${p.bio}</p>` : nothing}
+      ${this.answered(p)}
       <div class="actions">
         ${p.email ? html`
           <a class="button" href=${mailto(p.email, t("mail.subject"))}>${t("dir.email")}</a>

@@ -442,6 +442,16 @@ def test_directory_search_profile_cards_and_meeting(server, open_widget, shots):
     invite = urllib.parse.unquote(ics.get_attribute("href"))
     assert invite.startswith("data:text/calendar") and "BEGIN:VEVENT" in invite
     assert f"LOCATION:{person['site']}" in invite
+    # What the person's answers show, on demand.
+    toggle = card.get_by_role("button", name="What their answers show")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    toggle.click()
+    shown = card.locator("p.answered")
+    shown.wait_for()
+    inferred = server.call("GET", f"/profiles/{profile_id}/expertise")["inferred"][:8]
+    assert shown.inner_text() == (", ".join(f"{e['tag']} ({e['answers']})" for e in inferred)
+                                  or "No answers yet.")
+    assert toggle.get_attribute("aria-expanded") == "true"
     page.screenshot(path=shots / "directory.png", full_page=False)
 
     # A skill chip filters the directory by that skill.
