@@ -8,7 +8,7 @@ from ..matching import Weights, recency
 from ..ports import Clock, QuestionStore
 from .profiles import ProfileService
 
-MAX_ANSWERS = 2_000  # the latest answers read; older ones weigh almost nothing by then
+MAX_ANSWERS = 2_000  # a bound on one request: the most prolific are read by their latest answers
 MAX_TAGS = 30
 
 
