@@ -21,7 +21,8 @@ def skill_key(text: str) -> str:
 class ExpertiseService:
     """What Relais infers a person knows from the answers they wrote — per tag of the questions
     they answered: how many answers, how many accepted, the last one, and the weight routing
-    gives that tag today (recent and accepted answers weigh more, as in matching) — beside what
+    gives that tag today (each answer faded by its age, as the index's tag expertise that
+    matching reads; acceptance is shown, it does not weigh there) — beside what
     they declared and the tags they asked never to be relayed. Expertise is visible: anyone in
     the directory may read it; the person changes it through their profile (declare a tag as
     a skill, or mute it)."""
@@ -44,8 +45,7 @@ class ExpertiseService:
             if question is None:
                 continue
             accepted = answer.accepted
-            weight = (self.weights.accepted if accepted else 1.0) * recency(
-                answer.created_at, now, self.weights.half_life_days)
+            weight = recency(answer.created_at, now, self.weights.half_life_days)
             for tag in question.tags:
                 entry = per_tag.setdefault(tag, {"tag": tag, "answers": 0, "accepted": 0,
                                                  "last_answered_at": "", "weight": 0.0})
