@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from ..domain import OPEN_RELAY_STATES, Answer, Profile, Question, Record, Relay, normalize_skill
 from ..errors import Conflict, NotFound
@@ -121,6 +121,19 @@ def _search_fields(profile: Profile) -> tuple[str, str, str]:
             " ".join([profile.bio, profile.department, profile.site]))
 
 
+ID_CHUNK = 2000  # ids bound in one statement: under SQLite's limit on parameters
+
+
+def _data_by_id(db: SQLiteDatabase, table: str, ids: Iterable[str]) -> Iterator[dict]:
+    """The decoded `data` of the rows of `table` whose id is among `ids`, read in chunks."""
+    ids = list(dict.fromkeys(ids))
+    for start in range(0, len(ids), ID_CHUNK):
+        chunk = ids[start:start + ID_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for (data,) in db.tuples(f"SELECT data FROM {table} WHERE id IN ({marks})", chunk):
+            yield json.loads(data)
+
+
 class SQLiteProfileStore:
     """ProfileStore on SQLite; directory search uses an FTS5 table kept in step."""
 
@@ -153,17 +166,7 @@ class SQLiteProfileStore:
         return self._load(rows[0]) if rows else None
 
     def get_many(self, profile_ids: Iterable[str]) -> dict[str, Profile]:
-        ids = list(dict.fromkeys(profile_ids))
-        found: dict[str, Profile] = {}
-        loads = json.loads
-        for start in range(0, len(ids), 2000):
-            chunk = ids[start:start + 2000]
-            marks = ",".join("?" * len(chunk))
-            for (data,) in self.db.tuples(
-                    f"SELECT data FROM profiles WHERE id IN ({marks})", chunk):
-                profile = _profile(loads(data))
-                found[profile.id] = profile
-        return found
+        return {p.id: p for p in map(_profile, _data_by_id(self.db, "profiles", profile_ids))}
 
     def find(self, *, user_name=None, email=None, external_id=None) -> Profile | None:
         for column, value in (("user_name", user_name), ("email", email),
@@ -294,16 +297,8 @@ class SQLiteQuestionStore:
         return Question.from_dict(json.loads(rows[0]["data"])) if rows else None
 
     def get_questions(self, question_ids: Iterable[str]) -> dict[str, Question]:
-        ids = list(dict.fromkeys(question_ids))
-        found: dict[str, Question] = {}
-        for start in range(0, len(ids), 2000):  # under SQLite's limit on bound parameters
-            chunk = ids[start:start + 2000]
-            marks = ",".join("?" * len(chunk))
-            for (data,) in self.db.tuples(f"SELECT data FROM questions WHERE id IN ({marks})",
-                                          chunk):
-                question = Question.from_dict(json.loads(data))
-                found[question.id] = question
-        return found
+        return {q.id: q for q in map(Question.from_dict,
+                                     _data_by_id(self.db, "questions", question_ids))}
 
     def update_question(self, question: Question) -> Question:
         stored = question.replace(version=question.version + 1)
