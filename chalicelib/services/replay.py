@@ -9,7 +9,7 @@ from ..errors import Forbidden, ValidationError
 from ..ports import ProfileStore, QuestionStore
 from .figures import gini
 from .profiles import ProfileService
-from .routing import Draft, RoutingService
+from .routing import RoutingService
 
 # The settings a replay may change: the ones that decide who is asked, not how experts are
 # found (evidence and weights are the same under both policies).
@@ -68,13 +68,9 @@ class PolicyReplay:
 
     @staticmethod
     def _relayed(routing: RoutingService, question) -> list[str]:
-        """Who `routing` would relay the question to if it were asked now (as `route` does,
-        with the question's community preferred)."""
-        prefer = (routing.communities.preferred_for(question) if routing.communities
-                  else frozenset())
-        draft = Draft(question.title, question.body, tuple(question.tags))
-        return [s.person_id for s in routing.rank(
-            draft, question.asker_id, limit=routing.settings.relay_count, prefer=prefer)]
+        """Who `routing` would relay the question to if it were asked now."""
+        return [s.person_id for s in routing.rank_question(question,
+                                                           routing.settings.relay_count)]
 
     def _summary(self, relays: dict[str, list[str]], above: dict[str, set[str]]) -> dict:
         counts = Counter(person for people in relays.values() for person in people)

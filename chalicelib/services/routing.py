@@ -166,15 +166,21 @@ class RoutingService:
                 "explanation": reasons}
 
     # Relaying ----------------------------------------------------------------------------
+    def rank_question(self, question: Question, count: int,
+                      also_exclude: set[str] = frozenset()) -> list[matching.Suggestion]:
+        """The best `count` people for a stored question: its words and tags, its asker's
+        exclusions, the members of its community preferred."""
+        draft = Draft(question.title, question.body, tuple(question.tags))
+        prefer = self.communities.preferred_for(question) if self.communities else frozenset()
+        return self.rank(draft, question.asker_id, limit=count, also_exclude=also_exclude,
+                         prefer=prefer)
+
     def route(self, question: Question, count: int | None = None, *,
               reason: str = "match") -> list[Relay]:
         """Relay `question` to the next best `count` people it was not yet relayed to."""
         count = self.settings.relay_count if count is None else count
         already = {r.expert_id for r in self.questions.relays_for_question(question.id)}
-        draft = Draft(question.title, question.body, tuple(question.tags))
-        prefer = self.communities.preferred_for(question) if self.communities else frozenset()
-        suggestions = self.rank(draft, question.asker_id, limit=count, also_exclude=already,
-                                prefer=prefer)
+        suggestions = self.rank_question(question, count, also_exclude=already)
         return [self._relay(question, s.person_id, reason, rank=len(already) + i + 1,
                             score=s.score, explanation=matching.explain(s))
                 for i, s in enumerate(suggestions)]
