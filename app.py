@@ -124,6 +124,12 @@ def show_question(call, question, with_answers: bool = False) -> dict:
     return data
 
 
+def show_questions(call, questions) -> list[dict]:
+    """Questions without their answers, their askers read in one batch."""
+    people = relais().profile_store.get_many(q.asker_id for q in questions)
+    return [views.question_view(q, call.caller, people) for q in questions]
+
+
 def show_answer(call, answer) -> dict:
     people = relais().profile_store.get_many([answer.author_id])
     return views.answer_view(answer, call.caller, people)
@@ -146,7 +152,8 @@ def list_questions(call):
                                    status=call.query.get("status"), tag=call.query.get("tag"),
                                    limit=call.query.get("limit", 20),
                                    cursor=call.query.get("cursor"))
-    return page_body(page, lambda q: show_question(call, q))
+    shown = dict(zip((q.id for q in page.items), show_questions(call, page.items)))
+    return page_body(page, lambda q: shown[q.id])
 
 
 @api.route("/questions/{question_id}", summary="A question with its answers.", tag="questions")
@@ -209,12 +216,12 @@ def similar_questions(call):
 
 def show_relays(relays, *, with_question: bool, call) -> list[dict]:
     people = relais().profile_store.get_many(r.expert_id for r in relays)
-    shown = []
-    for relay in relays:
-        data = views.relay_view(relay, people)
-        if with_question:
-            data["question"] = show_question(call, relais().questions.get(relay.question_id))
-        shown.append(data)
+    shown = [views.relay_view(relay, people) for relay in relays]
+    if with_question:
+        questions = relais().questions.get_many(r.question_id for r in relays)
+        views_of = dict(zip(questions, show_questions(call, list(questions.values()))))
+        for data, relay in zip(shown, relays):
+            data["question"] = views_of.get(relay.question_id)
     return shown
 
 

@@ -97,6 +97,10 @@ class QuestionStore(Protocol):
     def answers_for(self, question_id: str) -> list[Answer]:
         """Non-deleted answers of a question, oldest first."""
 
+    def answers_for_questions(self, question_ids: Iterable[str]) -> dict[str, list[Answer]]:
+        """answers_for of many questions at once: one entry per id given (empty when the
+        question has no answer or does not exist)."""
+
     def answers_by(self, author_id: str) -> list[Answer]:
         """Non-deleted answers written by a person, oldest first."""
 
@@ -111,6 +115,10 @@ class QuestionStore(Protocol):
 
     def relays_for_question(self, question_id: str) -> list[Relay]:
         """Every relay of a question, oldest first."""
+
+    def relays_for_questions(self, question_ids: Iterable[str]) -> dict[str, list[Relay]]:
+        """relays_for_question of many questions at once: one entry per id given (empty when
+        the question has no relay or does not exist)."""
 
     def relays_for_expert(self, expert_id: str, states: Sequence[str] | None = None) -> list[Relay]:
         """The relays sent to a person, newest first, optionally only in `states`."""

@@ -9,7 +9,6 @@ read with ConsistentRead, decides what is returned. Nothing here refers to the h
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable, Iterator
 
 from ..domain import (AuditEntry, Community, CommunityRole, Membership, Thanks,
@@ -18,7 +17,7 @@ from ..errors import Conflict
 from ..ports import Page
 from .dynamodb_store import (_bad_cursor, _Cancelled, _decode_cursor, _delete, _DynamoDBTable,
                              _encode_cursor, _Expr, _fingerprint, _free_or_held_by, _key,
-                             _order_key, _put, _record)
+                             _order_key, _put, _record, _side_by_side)
 
 COMMUNITY_SK = "COMMUNITY"
 NAME_SK = "NAME"
@@ -238,13 +237,8 @@ class DynamoDBCommunityStore(_RecordTable):
         return Page(items=items, next_cursor=next_cursor, total=total)
 
     def member_counts(self, community_ids: Iterable[str]) -> dict[str, int]:
-        """One consistent COUNT per community (a page of communities asks for a few dozen),
-        run side by side: boto3 clients are thread-safe."""
-        ids = list(dict.fromkeys(community_ids))
-        if not ids:
-            return {}
-        with ThreadPoolExecutor(max_workers=min(8, len(ids))) as pool:
-            return dict(zip(ids, pool.map(self._member_count, ids)))
+        """One consistent COUNT per community (a page of communities asks for a few dozen)."""
+        return _side_by_side(self._member_count, list(dict.fromkeys(community_ids)))
 
     def _of_person(self, person_id: str, prefix: str, forward: bool = True) -> list[dict]:
         """Base items a person's `by_person` entries under `prefix` point to, in index order."""

@@ -815,6 +815,15 @@ QUESTION_SK = "Q"
 ANSWER_SK = "A"
 
 
+def _side_by_side(read: Callable[[str], Any], keys: Sequence[str]) -> dict[str, Any]:
+    """`read` of each key, run side by side (a few at once: boto3 clients are thread-safe),
+    where one query per key is the only way DynamoDB has to read them."""
+    if not keys:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(keys))) as pool:
+        return dict(zip(keys, pool.map(read, keys)))
+
+
 def _question_pk(question_id: str) -> str:
     return f"Q#{question_id}"
 
@@ -978,21 +987,33 @@ class DynamoDBQuestionStore(_DynamoDBTable):
                                   answer.version) from None
         return stored
 
-    def _answers(self, index: str, attribute: str, value: str) -> list[Answer]:
-        expr = _Expr()
-        rows = list(self._query(IndexName=index, KeyConditionExpression=(
-            f"{expr.n(attribute)} = {expr.v(value)}"), **expr.params()))
-        items = self._batch_get((r["pk"], ANSWER_SK) for r in rows)
-        answers = [_record(Answer, items[(r["pk"], ANSWER_SK)]) for r in rows
-                   if (r["pk"], ANSWER_SK) in items]
+    def _answers(self, index: str, attribute: str, values: Sequence[str]) -> dict[str, list[Answer]]:
+        """The answers each of `values` finds in `index` (queried side by side), read from
+        their base items in one batch: deleted ones and stale index entries are left out."""
+        def rows(value: str) -> list[dict]:
+            expr = _Expr()
+            return list(self._query(IndexName=index, KeyConditionExpression=(
+                f"{expr.n(attribute)} = {expr.v(value)}"), **expr.params()))
+        rows_of = _side_by_side(rows, [v for v in values if v])
+        items = self._batch_get((r["pk"], ANSWER_SK) for found in rows_of.values() for r in found)
         field = "question_id" if attribute == "question_pk" else "author_id"
-        return [a for a in answers if not a.deleted and getattr(a, field) == value]
+        answers_of = {}
+        for value in values:
+            answers = [_record(Answer, items[(r["pk"], ANSWER_SK)]) for r in rows_of.get(value, ())
+                       if (r["pk"], ANSWER_SK) in items]
+            answers_of[value] = [a for a in answers
+                                 if not a.deleted and getattr(a, field) == value]
+        return answers_of
 
     def answers_for(self, question_id: str) -> list[Answer]:
-        return self._answers("answers_by_question", "question_pk", question_id)
+        return self._answers("answers_by_question", "question_pk", [question_id])[question_id]
+
+    def answers_for_questions(self, question_ids: Iterable[str]) -> dict[str, list[Answer]]:
+        return self._answers("answers_by_question", "question_pk",
+                             list(dict.fromkeys(question_ids)))
 
     def answers_by(self, author_id: str) -> list[Answer]:
-        return self._answers("answers_by_author", "author_pk", author_id)
+        return self._answers("answers_by_author", "author_pk", [author_id])[author_id]
 
     def index_old_votes(self) -> int:
         """Give every vote item written before the `votes_by_voter` index its `voter_pk`, so
@@ -1094,6 +1115,11 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         items = self._partition(_question_pk(question_id), "RELAY#")
         return [_record(Relay, i) for i in sorted(items, key=lambda i: i["order_key"])]
 
+    def relays_for_questions(self, question_ids: Iterable[str]) -> dict[str, list[Relay]]:
+        ids = list(dict.fromkeys(question_ids))
+        found = _side_by_side(self.relays_for_question, [i for i in ids if i])
+        return {i: found.get(i, []) for i in ids}
+
     def _relays(self, rows: Iterable[dict]) -> list[tuple[str, Relay]]:
         items = self._batch_get((r["pk"], r["sk"]) for r in rows)
         return [(i["order_key"], _record(Relay, i)) for i in items.values()]
@@ -1115,16 +1141,9 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         return [r for _, r in sorted(relays, key=lambda t: t[0], reverse=True)]
 
     def open_relay_counts(self, expert_ids: Iterable[str]) -> dict[str, int]:
-        """One COUNT query per person (routing asks for a few dozen candidates), run side by
-        side: boto3 clients are thread-safe."""
-        ids = list(dict.fromkeys(expert_ids))
-        if not ids:
-            return {}
-
-        def count(expert_id: str) -> int:
-            return self._count(**self._expert_condition(expert_id, "open#"))
-        with ThreadPoolExecutor(max_workers=min(8, len(ids))) as pool:
-            return dict(zip(ids, pool.map(count, ids)))
+        """One COUNT query per person (routing asks for a few dozen candidates)."""
+        return _side_by_side(lambda expert_id: self._count(
+            **self._expert_condition(expert_id, "open#")), list(dict.fromkeys(expert_ids)))
 
     def relays_due(self, now: str) -> list[Relay]:
         expr = _Expr()

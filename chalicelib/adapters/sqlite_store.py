@@ -124,14 +124,28 @@ def _search_fields(profile: Profile) -> tuple[str, str, str]:
 ID_CHUNK = 2000  # ids bound in one statement: under SQLite's limit on parameters
 
 
-def _data_by_id(db: SQLiteDatabase, table: str, ids: Iterable[str]) -> Iterator[dict]:
-    """The decoded `data` of the rows of `table` whose id is among `ids`, read in chunks."""
+def _data_by_id(db: SQLiteDatabase, table: str, ids: Iterable[str], *, column: str = "id",
+                where: str = "", order: str = "") -> Iterator[dict]:
+    """The decoded `data` of the rows of `table` whose `column` is among `ids` (and that meet
+    `where`), read in chunks, each chunk in `order`."""
     ids = list(dict.fromkeys(ids))
+    extra = f" AND {where}" if where else ""
+    ordered = f" ORDER BY {order}" if order else ""
     for start in range(0, len(ids), ID_CHUNK):
         chunk = ids[start:start + ID_CHUNK]
         marks = ",".join("?" * len(chunk))
-        for (data,) in db.tuples(f"SELECT data FROM {table} WHERE id IN ({marks})", chunk):
+        for (data,) in db.tuples(f"SELECT data FROM {table} WHERE {column} IN ({marks})"
+                                 f"{extra}{ordered}", chunk):
             yield json.loads(data)
+
+
+def _grouped(records: Iterable, ids: Iterable[str]) -> dict[str, list]:
+    """Records by their question_id, one entry (maybe empty) for each of `ids`, in the order
+    the records come."""
+    grouped: dict[str, list] = {i: [] for i in ids}
+    for record in records:
+        grouped[record.question_id].append(record)
+    return grouped
 
 
 class SQLiteProfileStore:
@@ -370,6 +384,11 @@ class SQLiteQuestionStore:
                              " ORDER BY seq", (question_id,))
         return [Answer.from_dict(json.loads(r["data"])) for r in rows]
 
+    def answers_for_questions(self, question_ids: Iterable[str]) -> dict[str, list[Answer]]:
+        ids = list(dict.fromkeys(question_ids))
+        return _grouped(map(Answer.from_dict, _data_by_id(
+            self.db, "answers", ids, column="question_id", where="deleted = 0", order="seq")), ids)
+
     def answers_by(self, author_id: str) -> list[Answer]:
         rows = self.db.query("SELECT data FROM answers WHERE author_id = ? AND deleted = 0"
                              " ORDER BY seq", (author_id,))
@@ -422,6 +441,11 @@ class SQLiteQuestionStore:
         rows = self.db.query("SELECT data FROM relays WHERE question_id = ? ORDER BY seq",
                              (question_id,))
         return [Relay.from_dict(json.loads(r["data"])) for r in rows]
+
+    def relays_for_questions(self, question_ids: Iterable[str]) -> dict[str, list[Relay]]:
+        ids = list(dict.fromkeys(question_ids))
+        return _grouped(map(Relay.from_dict, _data_by_id(
+            self.db, "relays", ids, column="question_id", order="seq")), ids)
 
     def relays_for_expert(self, expert_id: str, states: Sequence[str] | None = None) -> list[Relay]:
         sql, params = "SELECT data FROM relays WHERE expert_id = ?", [expert_id]

@@ -286,11 +286,12 @@ class RecognitionService:
             counts.setdefault(person_id, Counter())[kind] += 1
 
         # Outcomes of the window may concern questions asked a little before it.
-        for question_id in self.communities.store.question_ids(community_id):
-            question = self.questions.get_question(question_id)
-            if question is None:
-                continue
-            answers = self.questions.answers_for(question_id)
+        question_ids = self.communities.store.question_ids(community_id)
+        questions = self.questions.get_questions(question_ids)
+        answers_of = self.questions.answers_for_questions(questions)
+        relays_of = self.questions.relays_for_questions(questions)
+        for question_id, question in questions.items():
+            answers = answers_of[question_id]
             for answer in answers:
                 if answer.accepted and answer.created_at >= since_iso:
                     count(answer.author_id, "accepted_answers")
@@ -299,7 +300,7 @@ class RecognitionService:
                 if asked and first and first - asked <= quick \
                         and answers[0].author_id != question.asker_id:
                     count(answers[0].author_id, "quick_first_answers")
-            relays = self.questions.relays_for_question(question_id)
+            relays = relays_of[question_id]
             rerouted_answers = [r for r in relays if r.reason == "reroute"
                                 and r.state == "answered"]
             for relay in relays:

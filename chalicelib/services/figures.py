@@ -172,8 +172,8 @@ class FiguresService:
     def _compute(self, questions: list[Question], community_id: str | None,
                  bucket: str) -> dict:
         now = self.clock.now()
-        answers_of = {q.id: self.questions.answers_for(q.id) for q in questions}
-        relays_of = {q.id: self.questions.relays_for_question(q.id) for q in questions}
+        answers_of = self.questions.answers_for_questions(q.id for q in questions)
+        relays_of = self.questions.relays_for_questions(q.id for q in questions)
         people_ids = {a.author_id for answers in answers_of.values() for a in answers}
         people_ids |= {q.asker_id for q in questions if not q.anonymous}
         people = self.profiles.get_many(people_ids)

@@ -95,8 +95,9 @@ class Indexer:
         cursor = None
         while True:
             page = self.questions.list_questions(limit=200, cursor=cursor)
+            answers_of = self.questions.answers_for_questions(q.id for q in page.items)
             for question in page.items:
-                for answer in self.questions.answers_for(question.id):
+                for answer in answers_of[question.id]:
                     if answer.author_id in active:
                         yield evidence.answer_doc(question, answer), question
             if page.next_cursor is None:

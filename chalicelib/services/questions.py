@@ -56,6 +56,10 @@ class QuestionService:
             raise NotFound(f"question {question_id!r} not found")
         return question
 
+    def get_many(self, question_ids) -> dict[str, Question]:
+        """The questions that exist among `question_ids`, by id."""
+        return self.questions.get_questions(question_ids)
+
     def list(self, caller: Caller, *, mine: bool, status: str | None, tag: str | None,
              limit: int, cursor: str | None) -> Page:
         if status not in (None, "open", "answered", "closed"):

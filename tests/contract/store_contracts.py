@@ -409,6 +409,19 @@ class QuestionStoreContract:
         assert [a.id for a in store.answers_for("q1")] == ["a2"]
         assert [a.id for a in store.answers_by("u2")] == ["a2"]
 
+    def test_answers_of_many_questions_at_once(self, store):
+        for n in range(12):  # more questions than are read side by side
+            store.add_answer(answer(f"a{n}", f"q{n % 4}", n, author_id=f"u{n}"))
+        gone = store.add_answer(answer("a99", "q1", 99))
+        store.update_answer(gone.replace(deleted=True))
+        got = store.answers_for_questions(["q2", "q0", "q1", "q3", "q2", "q9", ""])
+        assert list(got) == ["q2", "q0", "q1", "q3", "q9", ""]  # each id once, in order
+        for question_id in ("q0", "q1", "q2", "q3"):
+            assert got[question_id] == store.answers_for(question_id)
+        assert [a.id for a in got["q1"]] == ["a1", "a5", "a9"]  # oldest first, deleted left out
+        assert got["q9"] == [] and got[""] == []
+        assert store.answers_for_questions([]) == {}
+
     # votes ---------------------------------------------------------------------------------
     def test_votes_one_per_voter_zero_withdraws(self, store):
         store.add_answer(answer("a1", "q1"))
@@ -474,6 +487,16 @@ class QuestionStoreContract:
         assert [r.question_id for r in store.relays_for_expert("e1", ["notified", "snoozed"])] \
             == ["q2", "q1"]
         assert store.relays_for_expert("e9") == [] and store.relays_for_question("q9") == []
+
+    def test_relays_of_many_questions_at_once(self, store):
+        for n in range(12):
+            store.put_relay(relay(f"q{n % 4}", f"e{n}", n))
+        got = store.relays_for_questions(["q3", "q0", "q9", "q3", ""])
+        assert list(got) == ["q3", "q0", "q9", ""]
+        assert [r.expert_id for r in got["q3"]] == ["e3", "e7", "e11"]  # oldest first
+        assert got["q0"] == store.relays_for_question("q0")
+        assert got["q9"] == [] and got[""] == []
+        assert store.relays_for_questions([]) == {}
 
     def test_relay_update_keeps_its_place_in_the_order(self, store):
         first = store.put_relay(relay("q1", "e1", 1))
