@@ -25,6 +25,7 @@ from .services.questions import QuestionService
 from .services.replay import PolicyReplay
 from .services.routing import RoutingService
 from .services.scim import ScimService
+from .services.watching import WatchService
 
 
 @dataclass
@@ -249,9 +250,14 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
             routing.answered(question, answer)
             notifier.answered(question, answer)
 
+    watching = WatchService(adapters.profile_store, notifier, clock)
+
+    def asked(question: Question) -> None:
+        relays = routing.route(question)
+        watching.asked(question, {r.expert_id for r in relays})
+
     questions = QuestionService(adapters.question_store, adapters.profile_store, clock,
-                                after_ask=lambda question: routing.route(question),
-                                after_answer=answer_changed)
+                                after_ask=asked, after_answer=answer_changed)
     hr_sync = HrSyncService(adapters.profile_store, clock, settings.hr_sync_max_items,
                             on_change=profile_changed)
 

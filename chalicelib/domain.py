@@ -9,7 +9,7 @@ from typing import Any
 HR_FIELDS = ("name", "email", "user_name", "external_id", "employee_number", "title", "grade",
              "department", "manager_id", "active")
 SELF_FIELDS = ("bio", "skills", "languages", "site", "away_until", "routing_opt_out",
-               "muted_tags")
+               "muted_tags", "watched_tags", "notify")
 
 ROLES = ("employee", "hr", "admin")
 NOTIFY_MODES = ("immediate", "daily")
@@ -66,6 +66,7 @@ class Profile(Record):
     away_until: str | None = None  # ISO date; away people are not relayed questions
     routing_opt_out: bool = False  # stays in the directory, receives no relays
     muted_tags: list[str] = field(default_factory=list)  # never relayed questions tagged so
+    watched_tags: list[str] = field(default_factory=list)  # told of every new question so tagged
     notify: str = "immediate"  # immediate | daily (one digest mail a day)
     deleted: bool = False  # removed through SCIM: kept for attribution, never listed
     version: int = 0

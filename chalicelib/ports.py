@@ -64,6 +64,9 @@ class ProfileStore(Protocol):
     def all_ids(self) -> list[str]:
         """Every profile id, deleted included (for reindexing)."""
 
+    def watchers(self, tags: Iterable[str]) -> set[str]:
+        """Ids of the listed people (active, not deleted) who watch any of `tags`."""
+
 
 class QuestionStore(Protocol):
     """Questions, answers, votes and relays, with optimistic concurrency on `version`."""

@@ -52,6 +52,13 @@ class ProfilePatch(Body):
     routing_opt_out: bool = Omittable()
     muted_tags: list[Tag] = Omittable(
         max_length=50, description="Tags of the questions never to be relayed to the person.")
+    watched_tags: list[Tag] = Omittable(
+        max_length=50, description="Tags whose every new question the person is told of (by mail, "
+                                   "or in their daily digest if they chose one).")
+    notify: Literal["immediate", "daily"] = Omittable(
+        description="How the person reads Relais's mails: each as it comes (immediate), or all "
+                    "of a day in one digest (daily). Acknowledgements of their own questions "
+                    "always come at once.")
     # HR fields
     name: Name = Omittable()
     email: Email = Omittable()

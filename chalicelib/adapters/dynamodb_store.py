@@ -76,6 +76,7 @@ PROFILE_INDEXES = (
          include=("search_name", "search_skills", "search_text")),
     _gsi("email", "email_key"),
     _gsi("external_id", "extid_key"),
+    _gsi("watch", "watch_pk", "id"),  # watch entries: tag -> ids of the people who watch it
 )
 QA_INDEXES = (
     _gsi("feed", "feed_pk", "order_key"),  # every question, newest first
@@ -552,6 +553,11 @@ def _skill_keys(profile: Profile) -> set[str]:
     return {k for k in (normalize_skill(s) for s in profile.skills) if k}
 
 
+def _watched(profile: Profile) -> set[str]:
+    """Watch entries exist only while the profile is listed."""
+    return set(profile.watched_tags) if _listed(profile) else set()
+
+
 def _guard_pk(profile: Profile) -> str | None:
     """The user-name guard a profile holds: only while it is not deleted."""
     if profile.user_name and not profile.deleted:
@@ -598,6 +604,13 @@ class DynamoDBProfileStore(_DynamoDBTable):
 
     def _skill_delete(self, profile_id: str, key: str) -> dict:
         return _delete(self.table, _profile_pk(profile_id), f"SKILL#{key}")
+
+    def _watch_put(self, profile_id: str, tag: str) -> dict:
+        return _put(self.table, {"pk": _profile_pk(profile_id), "sk": f"WATCH#{tag}",
+                                 "kind": "profile_watch", "watch_pk": tag, "id": profile_id})
+
+    def _watch_delete(self, profile_id: str, tag: str) -> dict:
+        return _delete(self.table, _profile_pk(profile_id), f"WATCH#{tag}")
 
     def _guard_put(self, profile: Profile) -> dict:
         expr = _Expr()
@@ -664,6 +677,7 @@ class DynamoDBProfileStore(_DynamoDBTable):
         if _guard_pk(stored):
             actions.append(self._guard_put(stored))
         actions += [self._skill_put(stored.id, k) for k in sorted(_skill_keys(stored))]
+        actions += [self._watch_put(stored.id, t) for t in sorted(_watched(stored))]
         try:
             self._commit(actions)
         except _Cancelled as cancelled:
@@ -691,6 +705,9 @@ class DynamoDBProfileStore(_DynamoDBTable):
         old_skills, new_skills = _skill_keys(old), _skill_keys(stored)
         actions += [self._skill_delete(stored.id, k) for k in sorted(old_skills - new_skills)]
         actions += [self._skill_put(stored.id, k) for k in sorted(new_skills - old_skills)]
+        old_watched, new_watched = _watched(old), _watched(stored)
+        actions += [self._watch_delete(stored.id, t) for t in sorted(old_watched - new_watched)]
+        actions += [self._watch_put(stored.id, t) for t in sorted(new_watched - old_watched)]
         try:
             self._commit(actions)
         except _Cancelled as cancelled:
@@ -770,6 +787,19 @@ class DynamoDBProfileStore(_DynamoDBTable):
         if offset + limit < len(ranked):
             next_cursor = _encode_cursor({"c": "search", "f": fingerprint, "o": offset + limit})
         return Page(items=items, next_cursor=next_cursor, total=len(ranked))
+
+    def watchers(self, tags: Iterable[str]) -> set[str]:
+        def ids(tag: str) -> list[str]:
+            expr = _Expr()
+            return [row["id"] for row in self._query(
+                IndexName="watch", KeyConditionExpression=f"{expr.n('watch_pk')} = {expr.v(tag)}",
+                **expr.params())]
+        found = _side_by_side(ids, [t for t in dict.fromkeys(tags) if t])
+        wanted = set(found)
+        items = self._batch_get(((_profile_pk(i), PROFILE_SK) for hits in found.values()
+                                 for i in hits), ("id", "active", "deleted", "watched_tags"))
+        return {item["id"] for item in items.values()  # the record decides, not the index
+                if _listed(item) and wanted & set(item.get("watched_tags", []))}
 
     def _skill_rows(self, skill_key: str) -> list[dict]:
         """Listed people who declared this skill, with their search words."""

@@ -32,6 +32,12 @@ CREATE TABLE IF NOT EXISTS profile_skills (
     PRIMARY KEY (profile_id, skill_key)
 );
 CREATE INDEX IF NOT EXISTS profile_skills_key ON profile_skills(skill_key);
+CREATE TABLE IF NOT EXISTS profile_watched_tags (
+    profile_id TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (profile_id, tag)
+);
+CREATE INDEX IF NOT EXISTS profile_watched_tags_tag ON profile_watched_tags(tag);
 """
 # Directory search, keyed by profiles.rowid (which a write keeps): replacing a profile's row
 # is a lookup, not a scan. (Databases from before keyed it by an UNINDEXED id column:
@@ -208,6 +214,9 @@ class SQLiteProfileStore:
         conn.execute("DELETE FROM profile_skills WHERE profile_id = ?", (profile.id,))
         conn.executemany("INSERT OR IGNORE INTO profile_skills VALUES (?, ?)",
                          [(profile.id, normalize_skill(s)) for s in profile.skills])
+        conn.execute("DELETE FROM profile_watched_tags WHERE profile_id = ?", (profile.id,))
+        conn.executemany("INSERT OR IGNORE INTO profile_watched_tags VALUES (?, ?)",
+                         [(profile.id, tag) for tag in profile.watched_tags])
         conn.execute("DELETE FROM profiles_fts WHERE rowid = ?", (rowid,))
         if profile.active and not profile.deleted:
             conn.execute("INSERT INTO profiles_fts (rowid, name, skills, text) VALUES (?,?,?,?)",
@@ -281,6 +290,15 @@ class SQLiteProfileStore:
 
     def all_ids(self) -> list[str]:
         return [r["id"] for r in self.db.query("SELECT id FROM profiles ORDER BY id")]
+
+    def watchers(self, tags: Iterable[str]) -> set[str]:
+        tags = list(dict.fromkeys(tags))  # a question has a few
+        if not tags:
+            return set()
+        return {profile_id for (profile_id,) in self.db.tuples(
+            "SELECT DISTINCT w.profile_id FROM profile_watched_tags w"
+            " JOIN profiles p ON p.id = w.profile_id AND p.active = 1 AND p.deleted = 0"
+            f" WHERE w.tag IN ({','.join('?' * len(tags))})", tags)}
 
 
 class SQLiteQuestionStore:

@@ -53,6 +53,20 @@ class Notifier:
                   f"well (why you: {why}).\n\n{question.title}\n\n{question.body}\n\n{how}"
                   f"Answer, decline or snooze: {self._url(question)}\n"))
 
+    def watched(self, question: Question, watcher: Profile, tags: list[str]) -> None:
+        """A question was asked on `tags`, which `watcher` asked to hear of."""
+        asker = "A colleague" if question.anonymous else self._name(question.asker_id)
+        reply_to = self._reply_to(question.id, watcher.id, "expert")
+        how = ("Reply to this mail to answer: your reply, without the quoted text, becomes your "
+               "answer.\n" if reply_to else "")
+        self._deliver(
+            watcher, question.id, kind="watch", reply_to=reply_to, automatic="auto-generated",
+            subject=f"[Relais] New question on {', '.join(tags)}: {question.title}",
+            text=(f"Hello {watcher.name},\n\n{asker} asked a question on {', '.join(tags)}, "
+                  f"which you watch.\n\n{question.title}\n\n{question.body}\n\n{how}"
+                  f"{self._url(question)}\n\nTo stop hearing of a tag, remove it from the tags "
+                  "you watch, in your profile.\n"))
+
     def answered(self, question: Question, answer: Answer) -> None:
         asker = self._reachable(question.asker_id)
         if asker is None or answer.author_id == question.asker_id:

@@ -96,6 +96,26 @@ class ProfileStoreContract:
         assert store.update(second.replace(muted_tags=[])).muted_tags == []
         assert store.get("u1").muted_tags == []
 
+    def test_watchers_are_the_listed_people_watching_any_of_the_tags(self, store):
+        store.add(person("u1", watched_tags=["kafka", "c++"]))
+        store.add(person("u2", watched_tags=["kafka"]))
+        store.add(person("u3", watched_tags=["excel"]))
+        store.add(person("u4"))
+        leaver = store.add(person("u5", watched_tags=["kafka"]))
+        assert store.watchers(["kafka"]) == {"u1", "u2", "u5"}
+        assert store.watchers(["c++", "excel", "nothing"]) == {"u1", "u3"}
+        assert store.watchers([]) == set() and store.watchers(["nothing"]) == set()
+        store.update(leaver.replace(active=False))  # leavers are told of nothing
+        u2 = store.get("u2")
+        store.update(u2.replace(watched_tags=["excel"]))  # an unwatched tag is let go
+        assert store.watchers(["kafka"]) == {"u1"}
+        assert store.watchers(["excel"]) == {"u2", "u3"}
+        back = store.get("u5")
+        store.update(back.replace(active=True))  # and come back with what they watched
+        assert store.watchers(["kafka"]) == {"u1", "u5"}
+        store.update(store.get("u1").replace(deleted=True))
+        assert store.watchers(["kafka", "c++"]) == {"u5"}
+
     def test_update_from_a_stale_version_is_a_conflict_and_changes_nothing(self, store):
         first = store.add(person("u1", "Ana"))
         store.update(first.replace(title="Engineer"))

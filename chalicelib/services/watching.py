@@ -1,0 +1,40 @@
+"""Watched tags: people who asked to hear of every new question on a tag are told of it.
+
+Routing picks a few people for a question; watching is the other way round: a person opts in
+to a topic. It is told once per question, never to the asker or to someone the question was
+just relayed to (their relay mail says it already), and not to people who are away or who
+muted one of the question's tags (a mute is about not being asked on that tag at all).
+"""
+from __future__ import annotations
+
+from ..domain import Question
+from ..ports import Clock, ProfileStore
+from .notify import Notifier
+
+
+class WatchService:
+    """Tells the watchers of a new question's tags, through the Notifier (which holds the mail
+    for the daily digest of those who chose one)."""
+
+    def __init__(self, profiles: ProfileStore, notifier: Notifier, clock: Clock):
+        self.profiles = profiles
+        self.notifier = notifier
+        self.clock = clock
+
+    def asked(self, question: Question, relayed_to: set[str]) -> list[str]:
+        """Tell the watchers of `question`'s tags; returns who was told."""
+        if not question.tags:
+            return []
+        ids = self.profiles.watchers(question.tags) - relayed_to - {question.asker_id}
+        today = self.clock.now().date().isoformat()
+        told = []
+        for person_id, person in sorted(self.profiles.get_many(ids).items()):
+            if (not person.active or person.deleted
+                    or (person.away_until and person.away_until >= today)
+                    or set(person.muted_tags) & set(question.tags)):
+                continue
+            tags = [t for t in question.tags if t in person.watched_tags]
+            if tags:
+                self.notifier.watched(question, person, tags)
+                told.append(person_id)
+        return told
