@@ -15,6 +15,8 @@ export interface Profile extends Person {
   away_until: string | null;
   routing_opt_out: boolean;
   muted_tags: string[];
+  watched_tags: string[];
+  notify: "immediate" | "daily";
   version: number;
 }
 

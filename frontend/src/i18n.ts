@@ -127,6 +127,11 @@ const en = {
   "profile.accepted1": "1 accepted",
   "profile.declare": "Add to my skills",
   "profile.mute": "No questions on {tag}",
+  "profile.watched": "Tags I watch",
+  "profile.watchedHelp": "Every new question on one of these tags comes to me, even when it is not relayed to me (separated by commas).",
+  "profile.notify": "Mail from Relais",
+  "profile.notifyImmediate": "Each mail as it comes",
+  "profile.notifyDaily": "Once a day, in one digest",
 };
 
 export type Key = keyof typeof en;
@@ -254,6 +259,11 @@ const fr: Record<Key, string> = {
   "profile.accepted1": "1 acceptée",
   "profile.declare": "Ajouter à mes compétences",
   "profile.mute": "Pas de questions sur {tag}",
+  "profile.watched": "Tags que je suis",
+  "profile.watchedHelp": "Chaque nouvelle question sur l'un de ces tags m'est envoyée, même quand elle ne m'est pas relayée (séparés par des virgules).",
+  "profile.notify": "Courriels de Relais",
+  "profile.notifyImmediate": "Chaque courriel dès qu'il part",
+  "profile.notifyDaily": "Une fois par jour, en un seul récapitulatif",
 };
 
 export type Lang = "en" | "fr";

@@ -1,5 +1,5 @@
-// My profile: bio, skills, what my answers show (declare or mute a tag), languages, site,
-// "leave routing" and "away until".
+// My profile: bio, skills, what my answers show (declare or mute a tag), the tags I watch and
+// how mail reaches me, languages, site, "leave routing" and "away until".
 import { html, nothing, type PropertyValues } from "lit";
 import { ApiError, type InferredTag, type Profile } from "./api";
 import { Panel } from "./base";
@@ -85,6 +85,9 @@ export class ProfilePanel extends Panel {
       routing_opt_out: this.input("routing_opt_out").checked,
       away_until: this.input("away_until").value || null,
       muted_tags: this.muted,
+      watched_tags: [...new Set(this.input("watched_tags").value.split(/[,;\s]+/)
+        .map((tag) => tag.trim().toLowerCase()).filter(Boolean))],
+      notify: (this.renderRoot.querySelector("[name=notify]") as HTMLSelectElement).value as Profile["notify"],
     };
     try {
       this.busy = true;
@@ -125,6 +128,15 @@ export class ProfilePanel extends Panel {
         </div>
       </fieldset>
       ${this.renderInferred()}
+      <label for="watched_tags">${t("profile.watched")}</label>
+      <input type="text" id="watched_tags" name="watched_tags" aria-describedby="watched-help"
+        .value=${(p.watched_tags ?? []).join(", ")}>
+      <p class="hint" id="watched-help">${t("profile.watchedHelp")}</p>
+      <label for="notify">${t("profile.notify")}</label>
+      <select id="notify" name="notify" style="max-width:24rem" .value=${p.notify ?? "immediate"}>
+        <option value="immediate" ?selected=${p.notify !== "daily"}>${t("profile.notifyImmediate")}</option>
+        <option value="daily" ?selected=${p.notify === "daily"}>${t("profile.notifyDaily")}</option>
+      </select>
       <label for="languages">${t("profile.languages")}</label>
       <input type="text" id="languages" name="languages" .value=${(p.languages ?? []).join(", ")}>
       <label for="site">${t("profile.site")}</label>

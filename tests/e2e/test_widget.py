@@ -63,14 +63,15 @@ class Server:
         self.url = url
         self.tokens = TokenIssuer(SECRET)
 
-    def token(self, person: str) -> str:
-        return self.tokens.issue(person)
+    def token(self, person: str, role: str = "employee") -> str:
+        return self.tokens.issue(person, role)
 
-    def call(self, method: str, path: str, body=None, *, person: str = ASKER):
+    def call(self, method: str, path: str, body=None, *, person: str = ASKER,
+             role: str = "employee"):
         request = urllib.request.Request(self.url + path, method=method,
                                          data=None if body is None else json.dumps(body).encode())
         request.add_header("Content-Type", "application/json")
-        request.add_header("Authorization", "Bearer " + self.token(person))
+        request.add_header("Authorization", "Bearer " + self.token(person, role))
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 return json.loads(response.read() or b"null")
@@ -544,6 +545,46 @@ def test_what_my_answers_show_can_be_declared_or_muted(server, open_widget, shot
     panel.get_by_role("button", name="Save").click()
     panel.locator(".notice", has_text="Profile saved.").wait_for()
     assert server.call("GET", f"/profiles/{person}", person=person)["muted_tags"] == []
+
+
+def test_watch_tags_and_read_mail_once_a_day(server, open_widget, shots):
+    person, tag = "p061", f"e2e-{uuid.uuid4().hex[:6]}"
+    address = server.call("GET", f"/profiles/{person}", person=person)["email"]
+
+    def mails(kind: str) -> list[dict]:
+        items = server.call("GET", f"/admin/outbox?limit=100&recipient={urllib.parse.quote(address)}",
+                            person="admin", role="admin")["items"]
+        return [m for m in items if m["kind"] == kind]
+
+    def ask(title: str) -> None:
+        server.call("POST", "/questions", {"title": title, "tags": [tag]}, person=ASKER)
+
+    page = open_widget(person)
+    panel = tab(page, "My profile")
+    panel.get_by_label("Tags I watch").fill(f"{tag.upper()}, budget")
+    assert panel.get_by_label("Mail from Relais").input_value() == "immediate"
+    panel.get_by_role("button", name="Save").click()
+    panel.locator(".notice", has_text="Profile saved.").wait_for()
+    assert server.call("GET", f"/profiles/{person}", person=person)["watched_tags"] == [tag, "budget"]
+    first = f"Who owns the {tag} budget?"
+    ask(first)
+    assert [m["subject"] for m in mails("watch")] == [f"[Relais] New question on {tag}: {first}"]
+
+    panel.get_by_label("Mail from Relais").select_option(label="Once a day, in one digest")
+    page.screenshot(path=shots / "profile-watch.png", full_page=True)
+    panel.get_by_role("button", name="Save").click()
+    panel.locator(".notice", has_text="Profile saved.").wait_for()
+    assert server.call("GET", f"/profiles/{person}", person=person)["notify"] == "daily"
+    second = f"Where is the {tag} budget sheet?"
+    ask(second)
+    assert len(mails("watch")) == 1  # held for the digest
+    server.call("POST", "/admin/mail/digests", person="admin", role="admin")
+    assert any(second in m["text"] for m in mails("digest"))
+    page.reload()
+    panel = tab(page, "My profile")
+    assert panel.get_by_label("Tags I watch").input_value() == f"{tag}, budget"
+    assert panel.get_by_label("Mail from Relais").input_value() == "daily"
+    assert not page.errors
 
 
 # Languages, keyboard, accessibility, small screens, token providers ---------------------------
