@@ -250,7 +250,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
             routing.answered(question, answer)
             notifier.answered(question, answer)
 
-    watching = WatchService(adapters.profile_store, notifier, clock)
+    watching = WatchService(adapters.profile_store, notifier, clock,
+                            settings.watch_mails_per_question)
 
     def asked(question: Question) -> None:
         relays = routing.route(question)

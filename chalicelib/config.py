@@ -57,6 +57,9 @@ class Settings:
     mail_allowed_domains: str = ""
     mail_max_bytes: int = 10_000_000  # a larger inbound message is refused / quarantined
     mail_bucket: str = "relais-inbound-mail"  # aws: where the SES receipt rule writes mails
+    # Beyond this many watchers mailed at once, the others find a new question in their next
+    # digest: asking stays quick however many people watch a tag.
+    watch_mails_per_question: int = 100
     away_default_days: int = 3  # an out-of-office reply without a date marks this many days
     # AWS profile.
     aws_region: str = "eu-west-1"

@@ -53,14 +53,17 @@ class Notifier:
                   f"well (why you: {why}).\n\n{question.title}\n\n{question.body}\n\n{how}"
                   f"Answer, decline or snooze: {self._url(question)}\n"))
 
-    def watched(self, question: Question, watcher: Profile, tags: list[str]) -> None:
-        """A question was asked on `tags`, which `watcher` asked to hear of."""
+    def watched(self, question: Question, watcher: Profile, tags: list[str], *,
+                hold: bool = False) -> None:
+        """A question was asked on `tags`, which `watcher` asked to hear of (`hold`: in their
+        next digest, whatever their rhythm)."""
         asker = "A colleague" if question.anonymous else self._name(question.asker_id)
         reply_to = self._reply_to(question.id, watcher.id, "expert")
         how = ("Reply to this mail to answer: your reply, without the quoted text, becomes your "
                "answer.\n" if reply_to else "")
         self._deliver(
             watcher, question.id, kind="watch", reply_to=reply_to, automatic="auto-generated",
+            hold=hold,
             subject=f"[Relais] New question on {', '.join(tags)}: {question.title}",
             text=(f"Hello {watcher.name},\n\n{asker} asked a question on {', '.join(tags)}, "
                   f"which you watch.\n\n{question.title}\n\n{question.body}\n\n{how}"
@@ -160,8 +163,8 @@ class Notifier:
     # How it is sent ----------------------------------------------------------------------
     def _deliver(self, person: Profile, question_id: str, *, kind: str, subject: str, text: str,
                  reply_to: str = "", automatic: str = "", digest: bool = True,
-                 in_reply_to: str = "", private: bool = False) -> None:
-        if digest and person.notify == "daily" and self.ledger is not None:
+                 in_reply_to: str = "", private: bool = False, hold: bool = False) -> None:
+        if digest and (person.notify == "daily" or hold) and self.ledger is not None:
             if reply_to:
                 text += f"\nTo reply by mail, write to {reply_to}\n"
             self.ledger.queue_digest(person.id, kind, question_id, subject, text,

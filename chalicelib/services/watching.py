@@ -4,6 +4,8 @@ Routing picks a few people for a question; watching is the other way round: a pe
 to a topic. It is told once per question, never to the asker or to someone the question was
 just relayed to (their relay mail says it already), and not to people who are away or who
 muted one of the question's tags (a mute is about not being asked on that tag at all).
+Beyond `watch_mails_per_question` mails, the other watchers find the question in their next
+digest: an ask sends a bounded number of mails however many people watch its tags.
 """
 from __future__ import annotations
 
@@ -16,10 +18,12 @@ class WatchService:
     """Tells the watchers of a new question's tags, through the Notifier (which holds the mail
     for the daily digest of those who chose one)."""
 
-    def __init__(self, profiles: ProfileStore, notifier: Notifier, clock: Clock):
+    def __init__(self, profiles: ProfileStore, notifier: Notifier, clock: Clock,
+                 mails_per_question: int):
         self.profiles = profiles
         self.notifier = notifier
         self.clock = clock
+        self.mails_per_question = mails_per_question
 
     def asked(self, question: Question, relayed_to: set[str]) -> list[str]:
         """Tell the watchers of `question`'s tags; returns who was told."""
@@ -27,14 +31,17 @@ class WatchService:
             return []
         ids = self.profiles.watchers(question.tags) - relayed_to - {question.asker_id}
         today = self.clock.now().date().isoformat()
-        told = []
+        told, mailed = [], 0
         for person_id, person in sorted(self.profiles.get_many(ids).items()):
             if (not person.active or person.deleted
                     or (person.away_until and person.away_until >= today)
                     or set(person.muted_tags) & set(question.tags)):
                 continue
             tags = [t for t in question.tags if t in person.watched_tags]
-            if tags:
-                self.notifier.watched(question, person, tags)
-                told.append(person_id)
+            if not tags:
+                continue
+            at_once = person.notify != "daily" and mailed < self.mails_per_question
+            mailed += at_once
+            self.notifier.watched(question, person, tags, hold=not at_once)
+            told.append(person_id)
         return told

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import seed_people
+from chalicelib.bootstrap import bootstrap
+from tests.conftest import make_settings, seed_people
 from tests.email_kit import outbox
 
 PEOPLE = ["asker", "watcher", "reader", "away", "muter", "expert", "bystander"]
+
+
+@pytest.fixture
+def relais(request, tmp_path, clock, embedder):
+    """The suite's Relais, with the settings a test gives through `indirect` parametrization."""
+    overrides = getattr(request, "param", {})
+    return bootstrap(make_settings(tmp_path, **overrides), clock=clock, embedder=embedder)
 
 
 @pytest.fixture
@@ -60,6 +68,18 @@ def test_a_daily_reader_finds_it_in_the_digest(team):
     assert response.status_code == 200
     [digest] = outbox(team.relais, "digest", to="reader@example.com")
     assert "New question on kafka: kafka consumer lag after a deploy" in digest["text"]
+
+
+@pytest.mark.parametrize("relais", [{"watch_mails_per_question": 1}], indirect=True)
+def test_beyond_the_mails_of_one_question_watchers_find_it_in_their_digest(team):
+    ask(team, ["kafka"])
+    # muter, reader and watcher are told (in that order); reader reads once a day anyway
+    assert [m["recipient"] for m in outbox(team.relais, "watch")] == ["muter@example.com"]
+    assert team.post("/admin/mail/digests", person="admin1", role="admin").json == \
+        {"people": 2, "items": 2}
+    for person in ("reader", "watcher"):
+        [digest] = outbox(team.relais, "digest", to=f"{person}@example.com")
+        assert "New question on kafka: kafka consumer lag after a deploy" in digest["text"]
 
 
 def test_an_anonymous_asker_stays_hidden_from_watchers(team):
