@@ -143,13 +143,17 @@ def ask(call):
                                                         relais().questions))
 
 
-@api.route("/questions", summary="List questions: mine, by status, by tag.", tag="questions",
+@api.route("/questions", summary="List questions: mine, by status, by tag, on the tags I watch.",
+           tag="questions",
            query=[Query("mine", "boolean", "Only questions I asked."),
                   Query("status", description="open, answered or closed."),
-                  Query("tag", description="Only questions with this tag."), *PAGING])
+                  Query("tag", description="Only questions with this tag."),
+                  Query("watched", "boolean", "Only questions on the tags I watch (my "
+                        "profile's watched_tags); not with mine or tag."), *PAGING])
 def list_questions(call):
     page = relais().questions.list(call.caller, mine=call.query.get("mine", False),
                                    status=call.query.get("status"), tag=call.query.get("tag"),
+                                   watched=call.query.get("watched", False),
                                    limit=call.query.get("limit", 20),
                                    cursor=call.query.get("cursor"))
     shown = dict(zip((q.id for q in page.items), show_questions(call, page.items)))

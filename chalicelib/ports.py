@@ -88,6 +88,11 @@ class QuestionStore(Protocol):
                        tag: str | None = None) -> Page:
         """Questions, newest first, filtered by asker, status and tag."""
 
+    def questions_on_tags(self, tags: Sequence[str], *, limit: int, cursor: str | None = None,
+                          status: str | None = None) -> Page:
+        """Questions carrying any of `tags` (each once), newest first, optionally only in
+        `status`; `total` may be None (not counted)."""
+
     def add_answer(self, answer: Answer) -> Answer:
         """Store a new answer at version 1. :raises Conflict: the id exists."""
 

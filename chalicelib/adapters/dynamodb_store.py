@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -988,6 +989,46 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         questions = [q for q in questions if (not asker_id or q.asker_id == asker_id)
                      and (not status or q.status == status) and (not tag or tag in q.tags)]
         return Page(items=questions, next_cursor=next_cursor, total=total)
+
+    def questions_on_tags(self, tags, *, limit, cursor=None, status=None) -> Page:
+        """Each tag's newest questions (the `tag` index, queried side by side) merged by
+        order_key: the newest `limit` of the union are among each tag's newest `limit`. The
+        cursor holds the order_key of the last question shown; the total is not counted."""
+        tags = sorted({t for t in tags if t})
+        limit = max(1, limit)
+        fingerprint = _fingerprint(status or "", *tags)
+        state = _decode_cursor(cursor, "questions_on_tags", fingerprint)
+        before = state.get("before") if state else None
+        if state is not None and not isinstance(before, str):
+            raise _bad_cursor()
+
+        def newest(tag: str) -> list[dict]:
+            expr = _Expr()
+            key = f"{expr.n('tag_pk')} = {expr.v(tag)}"
+            if before:
+                key += f" AND {expr.n('order_key')} < {expr.v(before)}"
+            params: dict[str, Any] = {"IndexName": "tag", "ScanIndexForward": False,
+                                      "KeyConditionExpression": key}
+            if status:  # no Limit with a filter: see _keyset_page
+                params["FilterExpression"] = f"{expr.n('tag_status')} = {expr.v(status)}"
+            else:
+                params["Limit"] = limit + 1
+            return list(itertools.islice(self._query(**params, **expr.params()), limit + 1))
+        rows: dict[str, dict] = {}
+        for found in _side_by_side(newest, tags).values():
+            for row in found:  # a question on two of the tags comes once
+                rows.setdefault(row["pk"], row)
+        ordered = sorted(rows.values(), key=lambda r: r["order_key"], reverse=True)
+        page_rows = ordered[:limit]
+        next_cursor = (_encode_cursor({"c": "questions_on_tags", "f": fingerprint,
+                                       "before": page_rows[-1]["order_key"]})
+                       if len(ordered) > limit else None)
+        items = self._batch_get((r["pk"], QUESTION_SK) for r in page_rows)
+        questions = [_record(Question, items[(r["pk"], QUESTION_SK)]) for r in page_rows
+                     if (r["pk"], QUESTION_SK) in items]
+        questions = [q for q in questions  # the record decides, not the index
+                     if (not status or q.status == status) and set(q.tags) & set(tags)]
+        return Page(items=questions, next_cursor=next_cursor)
 
     # answers ------------------------------------------------------------------------------
     def add_answer(self, answer: Answer) -> Answer:

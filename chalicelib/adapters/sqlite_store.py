@@ -369,6 +369,23 @@ class SQLiteQuestionStore:
             [*params, limit + 1, offset])
         return _page([Question.from_dict(json.loads(r["data"])) for r in rows], offset, limit, total)
 
+    def questions_on_tags(self, tags, *, limit, cursor=None, status=None) -> Page:
+        offset = decode_cursor(cursor)
+        tags = list(dict.fromkeys(tags))
+        if not tags:
+            return Page(items=[], total=0)
+        clause = (f"WHERE q.id IN (SELECT question_id FROM question_tags"
+                  f" WHERE tag IN ({','.join('?' * len(tags))}))")
+        params = list(tags)
+        if status:
+            clause += " AND q.status = ?"
+            params.append(status)
+        total = self.db.query(f"SELECT COUNT(*) AS n FROM questions q {clause}", params)[0]["n"]
+        rows = self.db.query(
+            f"SELECT q.data FROM questions q {clause} ORDER BY q.seq DESC LIMIT ? OFFSET ?",
+            [*params, limit + 1, offset])
+        return _page([Question.from_dict(json.loads(r["data"])) for r in rows], offset, limit, total)
+
     # Answers ---------------------------------------------------------------------------
     def add_answer(self, answer: Answer) -> Answer:
         stored = answer.replace(version=1)

@@ -7,7 +7,7 @@ from typing import Callable
 from ..auth import Caller
 from ..clock import iso
 from ..domain import Answer, Profile, Question
-from ..errors import Conflict, Forbidden, NotFound, ValidationError
+from ..errors import Conflict, Forbidden, NotFound, ValidationError, field_error
 from ..ports import Clock, Page, ProfileStore, QuestionStore
 from ..schemas import AnswerEdit, AnswerIn, QuestionIn
 from .profiles import MAX_RETRIES, pause_before_retry
@@ -61,10 +61,18 @@ class QuestionService:
         return self.questions.get_questions(question_ids)
 
     def list(self, caller: Caller, *, mine: bool, status: str | None, tag: str | None,
-             limit: int, cursor: str | None) -> Page:
+             limit: int, cursor: str | None, watched: bool = False) -> Page:
+        """Questions, newest first: the caller's (`mine`), by status, by tag, or on any of
+        the tags the caller watches (`watched`)."""
         if status not in (None, "open", "answered", "closed"):
             raise ValidationError("status must be open, answered or closed",
                                   [{"field": "status", "message": "open, answered or closed"}])
+        if watched:
+            if mine or tag:
+                raise field_error("watched", "cannot be combined with mine or tag")
+            person = self.profiles.get(caller.id)
+            return self.questions.questions_on_tags(person.watched_tags if person else [],
+                                                    limit=limit, cursor=cursor, status=status)
         return self.questions.list_questions(limit=limit, cursor=cursor, status=status, tag=tag,
                                              asker_id=caller.id if mine else None)
 

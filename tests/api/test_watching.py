@@ -108,6 +108,29 @@ def test_watched_tags_and_mail_rhythm_are_the_persons_own(team):
     assert not outbox(team.relais, "watch", to="watcher@example.com")
 
 
+def test_questions_on_the_tags_i_watch_are_listed_for_me(team):
+    first = ask(team, ["kafka"])
+    excel = ask(team, ["excel"])
+    last = ask(team, ["postgresql", "kafka"])
+    closed = team.post(f"/questions/{first['id']}/close", person="asker")
+    assert closed.status_code == 200, closed.json
+    page = team.get("/questions?watched=true&limit=1", person="watcher").json
+    assert [q["id"] for q in page["items"]] == [last["id"]] and page["next_cursor"]
+    rest = team.get(f"/questions?watched=true&limit=5&cursor={page['next_cursor']}",
+                    person="watcher").json
+    assert [q["id"] for q in rest["items"]] == [first["id"]] and rest["next_cursor"] is None
+    open_ones = team.get("/questions?watched=true&status=open", person="watcher").json["items"]
+    assert [q["id"] for q in open_ones] == [last["id"]]
+    mine = team.get("/questions?watched=true", person="bystander").json["items"]
+    assert [q["id"] for q in mine] == [excel["id"]]
+    team.patch("/profiles/bystander", {"watched_tags": []}, person="bystander")
+    assert team.get("/questions?watched=true", person="bystander").json["items"] == []
+    for query in ("watched=true&mine=true", "watched=true&tag=kafka", "watched=maybe"):
+        response = team.get(f"/questions?{query}", person="watcher")
+        assert response.status_code == 422, query
+        assert response.json["error"]["details"][0]["field"] == "watched"
+
+
 @pytest.mark.parametrize("body, field", [
     ({"watched_tags": ["two words"]}, "watched_tags[0]"),
     ({"watched_tags": "kafka"}, "watched_tags"),

@@ -366,6 +366,26 @@ class QuestionStoreContract:
         assert [len(p.items) for p in pages] == [3, 3, 1]
         assert all(p.total == 7 for p in pages)
 
+    def test_questions_on_any_of_some_tags_newest_first_each_once(self, store):
+        tags = {0: ["kafka"], 1: ["sql"], 2: ["kafka", "sql"], 3: ["excel"], 4: ["sql"],
+                5: ["kafka"], 6: [], 7: ["kafka", "excel"]}
+        for n, question_tags in tags.items():
+            store.add_question(question(f"q{n}", n, tags=question_tags))
+        closed = store.get_question("q4")
+        store.update_question(closed.replace(status="closed"))
+        items, pages = walk(lambda **kw: store.questions_on_tags(["kafka", "sql", "kafka"], **kw),
+                            limit=2)
+        assert [q.id for q in items] == ["q7", "q5", "q4", "q2", "q1", "q0"]
+        assert [len(p.items) for p in pages] == [2, 2, 2]
+        assert all(p.total in (None, 6) for p in pages)
+        items, _ = walk(lambda **kw: store.questions_on_tags(["sql", "kafka"], status="open", **kw),
+                        limit=4)
+        assert [q.id for q in items] == ["q7", "q5", "q2", "q1", "q0"]
+        assert store.questions_on_tags(["nothing"], limit=5).items == []
+        assert store.questions_on_tags([], limit=5).items == []
+        with pytest.raises(ValidationError):
+            store.questions_on_tags(["kafka"], limit=2, cursor="not-a-cursor")
+
     def test_list_questions_filters_by_asker_status_and_tag(self, store):
         store.add_question(question("q1", 1, asker_id="u1", tags=["python"]))
         store.add_question(question("q2", 2, asker_id="u2", tags=["python", "sql"]))
