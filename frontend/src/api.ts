@@ -181,6 +181,7 @@ export class Api {
   accept = (id: string, answerId: string) =>
     this.call<Question>("POST", `/questions/${encodeURIComponent(id)}/accept`, { answer_id: answerId });
   inbox = () => this.get<Page<Relay>>("/relays", { state: "open" });
+  watchedQuestions = () => this.get<Page<Question>>("/questions", { watched: true, status: "open", limit: 20 });
   decline = (id: string) => this.call<Relay>("POST", `/questions/${encodeURIComponent(id)}/decline`);
   snooze = (id: string, hours: number) =>
     this.call<Relay>("POST", `/questions/${encodeURIComponent(id)}/snooze`, { hours });

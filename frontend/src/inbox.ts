@@ -1,21 +1,26 @@
-// "Questions for me": what was relayed to me, why me; answer, decline or snooze.
+// "Questions for me": what was relayed to me, why me; answer, decline or snooze. Below, the
+// open questions on the tags I watch.
 import { html, nothing, type PropertyValues } from "lit";
-import type { Relay } from "./api";
+import type { Question, Relay } from "./api";
 import { Panel } from "./base";
-import { formatDate } from "./i18n";
+import { formatDate, plural } from "./i18n";
 import { markdown } from "./markdown";
 import { whyList } from "./why";
 
 const SNOOZE_HOURS = [4, 24, 72, 168];
 
 export class InboxPanel extends Panel {
-  static properties = { ...Panel.properties, items: { state: true }, answering: { state: true } };
+  static properties = {
+    ...Panel.properties, items: { state: true }, watched: { state: true }, answering: { state: true },
+  };
   declare items: Relay[] | null;
+  declare watched: Question[] | null;
   declare answering: string;
 
   constructor() {
     super();
     this.items = null;
+    this.watched = null;
     this.answering = "";
   }
 
@@ -24,8 +29,8 @@ export class InboxPanel extends Panel {
   }
 
   async load(done = "") {
-    const page = await this.run(() => this.ctx.api.inbox(), done);
-    if (page) this.items = page.items;
+    const got = await this.run(() => Promise.all([this.ctx.api.inbox(), this.ctx.api.watchedQuestions()]), done);
+    if (got) [this.items, this.watched] = [got[0].items, got[1].items];
   }
 
   private async answer(event: Event, relay: Relay) {
@@ -55,7 +60,26 @@ export class InboxPanel extends Panel {
       ${this.messages()}
       ${this.items === null ? html`<p class="status">${t("loading")}</p>`
         : this.items.length === 0 ? html`<p class="meta">${t("inbox.none")}</p>`
-        : html`<ul class="plain">${this.items.map((r) => this.item(r))}</ul>`}`;
+        : html`<ul class="plain">${this.items.map((r) => this.item(r))}</ul>`}
+      ${this.renderWatched()}`;
+  }
+
+  // Open questions on the tags I watch, less those relayed to me (they are above).
+  private renderWatched() {
+    const t = this.t;
+    if (this.watched === null) return nothing;
+    const relayed = new Set((this.items ?? []).map((r) => r.question_id));
+    const shown = this.watched.filter((q) => !relayed.has(q.id));
+    return html`<section class="watched" aria-labelledby="watched-heading">
+      <h3 id="watched-heading">${t("inbox.watched")}</h3>
+      ${shown.length === 0 ? html`<p class="meta">${t("inbox.watchedNone")}</p>`
+        : html`<ul class="plain">${shown.map((q) => html`<li class="card watched-item" data-question=${q.id}>
+            <button type="button" class="link" @click=${() => this.openQuestion(q.id)}>${q.title}</button>
+            <p class="meta">${t("q.askedBy", { name: q.asker?.name ?? t("q.anonymous") })}
+              · ${plural(t, "q.answers", q.answer_count)} · ${formatDate(this.ctx.lang, q.created_at)}</p>
+            <ul class="chips" aria-label=${t("inbox.tags")}>${q.tags.map((tag) => html`<li class="chip">${tag}</li>`)}</ul>
+          </li>`)}</ul>`}
+    </section>`;
   }
 
   private item(relay: Relay) {

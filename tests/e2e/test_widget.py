@@ -584,6 +584,15 @@ def test_watch_tags_and_read_mail_once_a_day(server, open_widget, shots):
     panel = tab(page, "My profile")
     assert panel.get_by_label("Tags I watch").input_value() == f"{tag}, budget"
     assert panel.get_by_label("Mail from Relais").input_value() == "daily"
+
+    # "For me" lists the open questions on the tags I watch (the first was not relayed to me:
+    # its watch mail came); one opens the question.
+    inbox = tab(page, "For me")
+    watched = inbox.locator("section.watched li.watched-item", has_text=first)
+    watched.wait_for()
+    assert tag in watched.locator("ul.chips").inner_text()
+    watched.get_by_role("button", name=first).click()
+    page.locator("relais-question").get_by_role("heading", name=first).wait_for()
     assert not page.errors
 
 
