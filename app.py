@@ -229,16 +229,18 @@ def show_relays(relays, *, with_question: bool, call) -> list[dict]:
     return shown
 
 
-@api.route("/relays", summary="Questions relayed to me.", tag="routing",
+@api.route("/relays", summary="Questions relayed to me, newest first.", tag="routing",
            query=[Query("state", description="notified, snoozed, declined, answered, expired; "
-                                             "`open` for notified and snoozed.")])
+                                             "`open` for notified and snoozed."), *PAGING])
 def my_relays(call):
     state = call.query.get("state")
     states = OPEN_RELAY_STATES if state == "open" else (state,) if state else None
     if states and not set(states) <= set(RELAY_STATES):
         raise field_error("state", "unknown relay state")
-    relays = relais().routing.relays_for(call.caller, states)
-    return {"items": show_relays(relays, with_question=True, call=call)}
+    page = relais().routing.relays_for(call.caller, states, limit=call.query.get("limit", 20),
+                                       cursor=call.query.get("cursor"))
+    return {"items": show_relays(page.items, with_question=True, call=call),
+            "next_cursor": page.next_cursor, "total": page.total}
 
 
 @api.route("/questions/{question_id}/relays", tag="routing",

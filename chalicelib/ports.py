@@ -131,6 +131,10 @@ class QuestionStore(Protocol):
     def relays_for_expert(self, expert_id: str, states: Sequence[str] | None = None) -> list[Relay]:
         """The relays sent to a person, newest first, optionally only in `states`."""
 
+    def list_relays(self, expert_id: str, *, limit: int, cursor: str | None = None,
+                    states: Sequence[str] | None = None) -> Page:
+        """relays_for_expert one page at a time (newest first); `total` may be None."""
+
     def open_relay_counts(self, expert_ids: Iterable[str]) -> dict[str, int]:
         """How many open relays (notified or snoozed) each person holds."""
 

@@ -29,7 +29,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from ..domain import OPEN_RELAY_STATES, Answer, Profile, Question, Relay, normalize_skill
+from ..domain import (OPEN_RELAY_STATES, RELAY_STATES, Answer, Profile, Question, Relay,
+                      normalize_skill)
 from ..errors import Conflict, NotFound, field_error
 from ..ports import Page
 
@@ -1210,6 +1211,47 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         relays = [(key, r) for key, r in self._relays(rows)
                   if r.expert_id == expert_id and (not states or r.state in states)]
         return [r for _, r in sorted(relays, key=lambda t: t[0], reverse=True)]
+
+    def list_relays(self, expert_id: str, *, limit: int, cursor: str | None = None,
+                    states: Sequence[str] | None = None) -> Page:
+        """Each state's newest relays (the `expert` index, where a state's entries sort by
+        order key), queried side by side and merged by order key, as questions_on_tags. The
+        cursor holds the order key of the last relay shown; the total is not counted."""
+        states = sorted(set(states or RELAY_STATES))
+        limit = max(1, limit)
+        fingerprint = _fingerprint(expert_id, *states)
+        state = _decode_cursor(cursor, "relays", fingerprint)
+        before = state.get("before") if state else None
+        if state is not None and not isinstance(before, str):
+            raise _bad_cursor()
+
+        def newest(relay_state: str) -> list[tuple[str, dict]]:
+            prefix = f"{_relay_group(relay_state)}#{relay_state}#"
+            expr = _Expr()
+            key = f"{expr.n('expert_pk')} = {expr.v(expert_id)} AND "
+            key += (f"{expr.n('expert_sk')} < {expr.v(prefix + before)}" if before
+                    else f"begins_with({expr.n('expert_sk')}, {expr.v(prefix)})")
+            rows = self._query(IndexName="expert", KeyConditionExpression=key,
+                               ScanIndexForward=False, Limit=limit + 1, **expr.params())
+            found = []
+            for row in rows:
+                if not row["expert_sk"].startswith(prefix):
+                    break  # below `before`, a `<` condition runs on into the states before
+                found.append((row["expert_sk"][len(prefix):], row))
+                if len(found) > limit:
+                    break
+            return found
+        rows = sorted((hit for hits in _side_by_side(newest, states).values() for hit in hits),
+                      key=lambda hit: hit[0], reverse=True)
+        page_rows = rows[:limit]
+        next_cursor = (_encode_cursor({"c": "relays", "f": fingerprint, "before": page_rows[-1][0]})
+                       if len(rows) > limit else None)
+        items = self._batch_get((row["pk"], row["sk"]) for _, row in page_rows)
+        relays = [_record(Relay, items[(row["pk"], row["sk"])]) for _, row in page_rows
+                  if (row["pk"], row["sk"]) in items]
+        return Page(items=[r for r in relays  # the record decides, not the index
+                           if r.expert_id == expert_id and r.state in states],
+                    next_cursor=next_cursor)
 
     def open_relay_counts(self, expert_ids: Iterable[str]) -> dict[str, int]:
         """One COUNT query per person (routing asks for a few dozen candidates)."""

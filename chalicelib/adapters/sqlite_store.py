@@ -482,13 +482,27 @@ class SQLiteQuestionStore:
         return _grouped(map(Relay.from_dict, _data_by_id(
             self.db, "relays", ids, column="question_id", order="seq")), ids)
 
-    def relays_for_expert(self, expert_id: str, states: Sequence[str] | None = None) -> list[Relay]:
-        sql, params = "SELECT data FROM relays WHERE expert_id = ?", [expert_id]
+    @staticmethod
+    def _expert_clause(expert_id: str, states: Sequence[str] | None) -> tuple[str, list]:
+        clause, params = "WHERE expert_id = ?", [expert_id]
         if states:
-            sql += f" AND state IN ({','.join('?' * len(states))})"
+            clause += f" AND state IN ({','.join('?' * len(states))})"
             params += list(states)
-        rows = self.db.query(sql + " ORDER BY seq DESC", params)
+        return clause, params
+
+    def relays_for_expert(self, expert_id: str, states: Sequence[str] | None = None) -> list[Relay]:
+        clause, params = self._expert_clause(expert_id, states)
+        rows = self.db.query(f"SELECT data FROM relays {clause} ORDER BY seq DESC", params)
         return [Relay.from_dict(json.loads(r["data"])) for r in rows]
+
+    def list_relays(self, expert_id: str, *, limit: int, cursor: str | None = None,
+                    states: Sequence[str] | None = None) -> Page:
+        offset = decode_cursor(cursor)
+        clause, params = self._expert_clause(expert_id, states)
+        total = self.db.query(f"SELECT COUNT(*) AS n FROM relays {clause}", params)[0]["n"]
+        rows = self.db.query(f"SELECT data FROM relays {clause} ORDER BY seq DESC LIMIT ? OFFSET ?",
+                             [*params, limit + 1, offset])
+        return _page([Relay.from_dict(json.loads(r["data"])) for r in rows], offset, limit, total)
 
     def open_relay_counts(self, expert_ids: Iterable[str]) -> dict[str, int]:
         ids = list(dict.fromkeys(expert_ids))

@@ -11,7 +11,7 @@ from ..config import Settings
 from ..domain import OPEN_RELAY_STATES, Profile, Question, Relay
 from ..errors import Conflict, Forbidden, NotFound
 from ..evidence import question_text
-from ..ports import Clock, Embedder, ProfileStore, QuestionStore, SearchIndex
+from ..ports import Clock, Embedder, Page, ProfileStore, QuestionStore, SearchIndex
 from .profiles import ProfileService
 
 CANDIDATE_PEOPLE = 200  # people asked for by inferred expertise, and the most active
@@ -245,8 +245,10 @@ class RoutingService:
             self.questions.put_relay(relay.replace(state="answered",
                                                    updated_at=iso(self.clock.now())))
 
-    def relays_for(self, caller: Caller, states=None) -> list[Relay]:
-        return self.questions.relays_for_expert(caller.id, states)
+    def relays_for(self, caller: Caller, states=None, *, limit: int,
+                   cursor: str | None = None) -> Page:
+        """The relays sent to the caller, newest first, one page at a time."""
+        return self.questions.list_relays(caller.id, states=states, limit=limit, cursor=cursor)
 
     def relays_of_question(self, caller: Caller, question: Question) -> list[Relay]:
         """Who a question was relayed to: for its asker (and admins) only."""

@@ -180,7 +180,7 @@ export class Api {
     this.call<Answer>("POST", `/questions/${encodeURIComponent(id)}/answers`, { body });
   accept = (id: string, answerId: string) =>
     this.call<Question>("POST", `/questions/${encodeURIComponent(id)}/accept`, { answer_id: answerId });
-  inbox = () => this.get<Page<Relay>>("/relays", { state: "open" });
+  inbox = () => this.get<Page<Relay>>("/relays", { state: "open", limit: 100 });
   watchedQuestions = () => this.get<Page<Question>>("/questions", { watched: true, status: "open", limit: 20 });
   decline = (id: string) => this.call<Relay>("POST", `/questions/${encodeURIComponent(id)}/decline`);
   snooze = (id: string, hours: number) =>

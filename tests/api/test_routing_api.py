@@ -57,6 +57,31 @@ def test_asking_relays_to_three_people_who_see_it_and_the_asker_follows(api, org
     assert states[expert] == "answered"
 
 
+def test_my_relays_come_page_by_page_newest_first(api, org):
+    asked = [api.post("/questions", {"title": f"kafka consumer lag, case {n}", "tags": ["kafka"]},
+                      person="h9").json["id"] for n in range(4)]
+    counts = {}
+    for question_id in asked:
+        for relay in api.get(f"/questions/{question_id}/relays", person="h9").json["items"]:
+            counts[relay["expert"]["id"]] = counts.get(relay["expert"]["id"], 0) + 1
+    expert = max(counts, key=lambda person: (counts[person], person))
+    assert counts[expert] >= 2
+    seen, cursor = [], None
+    while True:
+        page = api.get("/relays?limit=1" + (f"&cursor={cursor}" if cursor else ""),
+                       person=expert).json
+        assert len(page["items"]) == 1 and page["total"] == counts[expert]
+        seen.append(page["items"][0]["question_id"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [q for q in reversed(asked) if q in seen] and len(seen) == counts[expert]
+    assert page["items"][0]["question"]["title"].startswith("kafka consumer lag")
+    bad = api.get("/relays?cursor=not-a-cursor", person=expert)
+    assert bad.status_code == 422 and bad.json["error"]["details"][0]["field"] == "cursor"
+    assert api.get("/relays?limit=101", person=expert).status_code == 422
+
+
 def test_decline_and_snooze_relay_the_next_person(api, org):
     question_id = api.post("/questions", {"title": "kubernetes cluster autoscaling limits"},
                            person="h9").json["id"]

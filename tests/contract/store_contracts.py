@@ -538,6 +538,29 @@ class QuestionStoreContract:
         assert got["q9"] == [] and got[""] == []
         assert store.relays_for_questions([]) == {}
 
+    def test_a_persons_relays_page_by_page_newest_first(self, store):
+        states = ["notified", "answered", "declined", "snoozed", "answered", "expired", "notified"]
+        for n, state in enumerate(states):
+            store.put_relay(relay(f"q{n}", "e1", n, state=state))
+        store.put_relay(relay("q0", "e2", 9))
+        everything, pages = walk(lambda **kw: store.list_relays("e1", **kw), limit=3)
+        assert [r.question_id for r in everything] == [f"q{n}" for n in reversed(range(7))]
+        assert [len(p.items) for p in pages] == [3, 3, 1]
+        assert all(p.total in (None, 7) for p in pages)
+        assert everything == store.relays_for_expert("e1")
+        answered, _ = walk(lambda **kw: store.list_relays("e1", states=["answered"], **kw), limit=1)
+        assert [r.question_id for r in answered] == ["q4", "q1"]
+        open_ones, _ = walk(lambda **kw: store.list_relays(
+            "e1", states=["notified", "snoozed"], **kw), limit=2)
+        assert [r.question_id for r in open_ones] == ["q6", "q3", "q0"]
+        moved = store.get_relay("q3", "e1")
+        store.put_relay(moved.replace(state="answered"))  # keeps its place among the answered
+        answered, _ = walk(lambda **kw: store.list_relays("e1", states=["answered"], **kw), limit=2)
+        assert [r.question_id for r in answered] == ["q4", "q3", "q1"]
+        assert store.list_relays("e9", limit=5).items == []
+        with pytest.raises(ValidationError):
+            store.list_relays("e1", limit=2, cursor="not-a-cursor")
+
     def test_relay_update_keeps_its_place_in_the_order(self, store):
         first = store.put_relay(relay("q1", "e1", 1))
         store.put_relay(relay("q1", "e2", 2))
