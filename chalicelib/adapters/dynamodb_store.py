@@ -856,6 +856,30 @@ def _side_by_side(read: Callable[[str], Any], keys: Sequence[str]) -> dict[str, 
         return dict(zip(keys, pool.map(read, keys)))
 
 
+def _merged_newest(listing: str, fingerprint: str, cursor: str | None, limit: int,
+                   keys: Sequence[str],
+                   newest: Callable[[str, str | None], list[tuple[str, dict]]]
+                   ) -> tuple[list[dict], str | None]:
+    """One page of the union of several newest-first index lists, one per key: `newest(key,
+    before)` gives a list's (order key, row) pairs below `before`, at most limit + 1. The
+    lists are read side by side and merged by order key (the newest `limit` of the union are
+    among each list's newest `limit`); a row in two lists comes once. The cursor holds the
+    order key of the last row shown."""
+    state = _decode_cursor(cursor, listing, fingerprint)
+    before = state.get("before") if state else None
+    if state is not None and not isinstance(before, str):
+        raise _bad_cursor()
+    hits: dict[str, tuple[str, dict]] = {}
+    for found in _side_by_side(lambda key: newest(key, before), keys).values():
+        for order_key, row in found:
+            hits.setdefault(row["pk"], (order_key, row))
+    ordered = sorted(hits.values(), key=lambda hit: hit[0], reverse=True)
+    page = ordered[:limit]
+    next_cursor = (_encode_cursor({"c": listing, "f": fingerprint, "before": page[-1][0]})
+                   if len(ordered) > limit else None)
+    return [row for _, row in page], next_cursor
+
+
 def _question_pk(question_id: str) -> str:
     return f"Q#{question_id}"
 
@@ -992,18 +1016,12 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         return Page(items=questions, next_cursor=next_cursor, total=total)
 
     def questions_on_tags(self, tags, *, limit, cursor=None, status=None) -> Page:
-        """Each tag's newest questions (the `tag` index, queried side by side) merged by
-        order_key: the newest `limit` of the union are among each tag's newest `limit`. The
-        cursor holds the order_key of the last question shown; the total is not counted."""
+        """Each tag's newest questions (the `tag` index) merged (_merged_newest); the total
+        is not counted."""
         tags = sorted({t for t in tags if t})
         limit = max(1, limit)
-        fingerprint = _fingerprint(status or "", *tags)
-        state = _decode_cursor(cursor, "questions_on_tags", fingerprint)
-        before = state.get("before") if state else None
-        if state is not None and not isinstance(before, str):
-            raise _bad_cursor()
 
-        def newest(tag: str) -> list[dict]:
+        def newest(tag: str, before: str | None) -> list[tuple[str, dict]]:
             expr = _Expr()
             key = f"{expr.n('tag_pk')} = {expr.v(tag)}"
             if before:
@@ -1014,16 +1032,10 @@ class DynamoDBQuestionStore(_DynamoDBTable):
                 params["FilterExpression"] = f"{expr.n('tag_status')} = {expr.v(status)}"
             else:
                 params["Limit"] = limit + 1
-            return list(itertools.islice(self._query(**params, **expr.params()), limit + 1))
-        rows: dict[str, dict] = {}
-        for found in _side_by_side(newest, tags).values():
-            for row in found:  # a question on two of the tags comes once
-                rows.setdefault(row["pk"], row)
-        ordered = sorted(rows.values(), key=lambda r: r["order_key"], reverse=True)
-        page_rows = ordered[:limit]
-        next_cursor = (_encode_cursor({"c": "questions_on_tags", "f": fingerprint,
-                                       "before": page_rows[-1]["order_key"]})
-                       if len(ordered) > limit else None)
+            return [(row["order_key"], row) for row in
+                    itertools.islice(self._query(**params, **expr.params()), limit + 1)]
+        page_rows, next_cursor = _merged_newest(
+            "questions_on_tags", _fingerprint(status or "", *tags), cursor, limit, tags, newest)
         items = self._batch_get((r["pk"], QUESTION_SK) for r in page_rows)
         questions = [_record(Question, items[(r["pk"], QUESTION_SK)]) for r in page_rows
                      if (r["pk"], QUESTION_SK) in items]
@@ -1215,17 +1227,11 @@ class DynamoDBQuestionStore(_DynamoDBTable):
     def list_relays(self, expert_id: str, *, limit: int, cursor: str | None = None,
                     states: Sequence[str] | None = None) -> Page:
         """Each state's newest relays (the `expert` index, where a state's entries sort by
-        order key), queried side by side and merged by order key, as questions_on_tags. The
-        cursor holds the order key of the last relay shown; the total is not counted."""
+        order key) merged (_merged_newest); the total is not counted."""
         states = sorted(set(states or RELAY_STATES))
         limit = max(1, limit)
-        fingerprint = _fingerprint(expert_id, *states)
-        state = _decode_cursor(cursor, "relays", fingerprint)
-        before = state.get("before") if state else None
-        if state is not None and not isinstance(before, str):
-            raise _bad_cursor()
 
-        def newest(relay_state: str) -> list[tuple[str, dict]]:
+        def newest(relay_state: str, before: str | None) -> list[tuple[str, dict]]:
             prefix = f"{_relay_group(relay_state)}#{relay_state}#"
             expr = _Expr()
             key = f"{expr.n('expert_pk')} = {expr.v(expert_id)} AND "
@@ -1241,13 +1247,10 @@ class DynamoDBQuestionStore(_DynamoDBTable):
                 if len(found) > limit:
                     break
             return found
-        rows = sorted((hit for hits in _side_by_side(newest, states).values() for hit in hits),
-                      key=lambda hit: hit[0], reverse=True)
-        page_rows = rows[:limit]
-        next_cursor = (_encode_cursor({"c": "relays", "f": fingerprint, "before": page_rows[-1][0]})
-                       if len(rows) > limit else None)
-        items = self._batch_get((row["pk"], row["sk"]) for _, row in page_rows)
-        relays = [_record(Relay, items[(row["pk"], row["sk"])]) for _, row in page_rows
+        page_rows, next_cursor = _merged_newest(
+            "relays", _fingerprint(expert_id, *states), cursor, limit, states, newest)
+        items = self._batch_get((row["pk"], row["sk"]) for row in page_rows)
+        relays = [_record(Relay, items[(row["pk"], row["sk"])]) for row in page_rows
                   if (row["pk"], row["sk"]) in items]
         return Page(items=[r for r in relays  # the record decides, not the index
                            if r.expert_id == expert_id and r.state in states],
