@@ -9,7 +9,7 @@ import pytest
 from chalicelib.auth import Caller
 from chalicelib.clock import FixedClock
 from chalicelib.mail_ports import InboundRecord
-from chalicelib.schemas import AnswerIn, QuestionIn
+from chalicelib.schemas import AnswerIn, ProfilePatch, QuestionIn
 from tests.email_kit import (ASK, MAIL_HOST, build_mail, fixture, make_relais, outbox,
                              reply_address)
 
@@ -112,6 +112,24 @@ def test_a_reply_to_a_relay_becomes_the_experts_answer_and_reaches_the_asker(rel
     # The answer threads under the asker's own mail and the acknowledgement.
     assert answered["headers"]["In-Reply-To"] == ack["message_id"]
     assert answered["headers"]["References"].split() == ["<q1@acme.example>", ack["message_id"]]
+
+
+def test_a_reply_to_a_watched_tag_mail_answers_the_question(relais):
+    for person in ("vpn1", "vpn2", "vpn3", "vpn4"):
+        relais.profiles.edit(Caller(person), person, ProfilePatch(watched_tags=["vpn"]))
+    question = relais.questions.ask(Caller("asker"), QuestionIn(
+        title="The VPN drops every hour on Linux", tags=["vpn"]))
+    relayed = {r.expert_id for r in relais.question_store.relays_for_question(question.id)}
+    assert len(relayed) == 2  # relay_count; the two others watch the tag
+    watchers = [relais.profile_store.get(p) for p in ("vpn1", "vpn2", "vpn3", "vpn4")
+                if p not in relayed]
+    [mail] = outbox(relais, "watch", watchers[0].email)
+    assert all(not outbox(relais, "watch", relais.profile_store.get(p).email) for p in relayed)
+    assert reply_address(mail).startswith("reply+")
+    result = reply(relais, mail, watchers[0])
+    assert result.outcome == "answer", result
+    [answer] = relais.questions.answers(question.id)
+    assert answer.author_id == watchers[0].id and "Corp-2" in answer.body
 
 
 def test_an_anonymous_question_never_shows_the_asker_to_experts(relais):
