@@ -200,11 +200,14 @@ class Notifier:
         address = self.ledger.reply_address(question_id, person_id, role)
         return f"reply+{address.token}@{self.mail_host}"
 
+    @staticmethod
+    def reaches(person: Profile) -> bool:
+        """Relais mails only active, listed people with an address."""
+        return person.active and not person.deleted and bool(person.email)
+
     def _reachable(self, person_id: str) -> Profile | None:
         person = self.profiles.get(person_id)
-        if person is None or person.deleted or not person.active or not person.email:
-            return None
-        return person
+        return person if person is not None and self.reaches(person) else None
 
     def _url(self, question: Question) -> str:
         return f"{self.base_url}/questions/{question.id}"

@@ -33,7 +33,7 @@ class WatchService:
         today = self.clock.now().date().isoformat()
         told, mailed = [], 0
         for person_id, person in sorted(self.profiles.get_many(ids).items()):
-            if (not person.active or person.deleted
+            if (not self.notifier.reaches(person)
                     or (person.away_until and person.away_until >= today)
                     or set(person.muted_tags) & set(question.tags)):
                 continue

@@ -89,6 +89,14 @@ def test_an_anonymous_asker_stays_hidden_from_watchers(team):
     assert "A colleague asked" in mail["text"] and "Asker" not in mail["text"]
 
 
+def test_a_watcher_without_an_address_is_not_mailed(team):
+    seed_people(team.relais, [{"id": "nomail", "name": "No Mail"}])
+    assert team.patch("/profiles/nomail", {"watched_tags": ["postgresql"]},
+                      person="nomail").status_code == 200
+    ask(team, ["postgresql"])
+    assert [m["recipient"] for m in outbox(team.relais, "watch")] == ["watcher@example.com"]
+
+
 def test_a_question_on_no_watched_tag_tells_nobody(team):
     ask(team, ["vpn"])
     ask(team, [])
