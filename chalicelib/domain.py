@@ -76,6 +76,10 @@ class Profile(Record):
     def hr_view(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in HR_FIELDS}
 
+    def away_on(self, day: str) -> bool:
+        """Away on `day` (an ISO date): `away_until` is that day or later."""
+        return bool(self.away_until and self.away_until >= day)
+
 
 @dataclass
 class Question(Record):

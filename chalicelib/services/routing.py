@@ -101,7 +101,7 @@ class RoutingService:
         candidates = {
             p.id: matching.Candidate(
                 person_id=p.id, routing_opt_out=p.routing_opt_out,
-                away=bool(p.away_until and p.away_until >= today), open_relays=loads.get(p.id, 0),
+                away=p.away_on(today), open_relays=loads.get(p.id, 0),
                 muted_tags=frozenset(p.muted_tags))
             for p in people.values() if p.active and not p.deleted}
         policy = matching.Policy(excluded=frozenset(exclude), tags=frozenset(draft.tags),
@@ -301,7 +301,7 @@ class RoutingService:
             people = self.profiles.get_many(tier)
             eligible = [p for p in dict.fromkeys(tier) if p not in already and p in people
                         and people[p].active and not people[p].deleted
-                        and not (people[p].away_until and people[p].away_until >= today)]
+                        and not people[p].away_on(today)]
             if eligible:
                 return eligible
         return []

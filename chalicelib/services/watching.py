@@ -33,8 +33,7 @@ class WatchService:
         today = self.clock.now().date().isoformat()
         told, mailed = [], 0
         for person_id, person in sorted(self.profiles.get_many(ids).items()):
-            if (not self.notifier.reaches(person)
-                    or (person.away_until and person.away_until >= today)
+            if (not self.notifier.reaches(person) or person.away_on(today)
                     or set(person.muted_tags) & set(question.tags)):
                 continue
             tags = [t for t in question.tags if t in person.watched_tags]
