@@ -10,6 +10,9 @@ from ..mail_ports import PRIVATE_HEADER, MailLedger
 from ..ports import Clock, Mailer, ProfileStore
 
 MAX_REFERENCES = 10
+# What a mail that can be answered by mail (a relay, a watched tag) says about replying.
+ANSWER_BY_REPLY = ("Reply to this mail to answer: your reply, without the quoted text, becomes "
+                   "your answer.\n")
 
 
 class Notifier:
@@ -44,8 +47,7 @@ class Notifier:
             for item in relay.explanation[:3]) or "your profile"
         asker = "A colleague" if question.anonymous else self._name(question.asker_id)
         reply_to = self._reply_to(question.id, expert.id, "expert")
-        how = ("Reply to this mail to answer: your reply, without the quoted text, becomes your "
-               "answer.\n" if reply_to else "")
+        how = ANSWER_BY_REPLY if reply_to else ""
         self._deliver(
             expert, question.id, kind="relay", reply_to=reply_to,
             subject=f"[Relais] A question for you: {question.title}",
@@ -59,8 +61,7 @@ class Notifier:
         next digest, whatever their rhythm)."""
         asker = "A colleague" if question.anonymous else self._name(question.asker_id)
         reply_to = self._reply_to(question.id, watcher.id, "expert")
-        how = ("Reply to this mail to answer: your reply, without the quoted text, becomes your "
-               "answer.\n" if reply_to else "")
+        how = ANSWER_BY_REPLY if reply_to else ""
         self._deliver(
             watcher, question.id, kind="watch", reply_to=reply_to, automatic="auto-generated",
             hold=hold,
