@@ -52,8 +52,9 @@ class PolicyReplay:
             candidate_relays[question.id] = self._relayed(candidate, question)
         above = {q.id: set(self.directory.management_chain(q.asker_id, WHOLE_CHAIN))
                  for q in asked}
-        current = self._summary(current_relays, above)
-        proposed = self._summary(candidate_relays, above)
+        before, after = _requests(current_relays), _requests(candidate_relays)
+        current = self._summary(current_relays, before, above)
+        proposed = self._summary(candidate_relays, after, above)
         return {
             "questions": len(asked),
             "changes": {name: getattr(candidate.settings, name) for name in sorted(changes)},
@@ -63,7 +64,7 @@ class PolicyReplay:
             "candidate": proposed,
             "questions_relayed_differently": sum(
                 set(current_relays[q]) != set(candidate_relays[q]) for q in current_relays),
-            "people_changed": self._people_changed(current_relays, candidate_relays),
+            "people_changed": self._people_changed(before, after),
         }
 
     @staticmethod
@@ -72,8 +73,8 @@ class PolicyReplay:
         return [s.person_id for s in routing.rank_question(question,
                                                            routing.settings.relay_count)]
 
-    def _summary(self, relays: dict[str, list[str]], above: dict[str, set[str]]) -> dict:
-        counts = Counter(person for people in relays.values() for person in people)
+    def _summary(self, relays: dict[str, list[str]], counts: Counter,
+                 above: dict[str, set[str]]) -> dict:
         total = sum(counts.values())
         to_managers = sum(1 for question_id, people in relays.items()
                           if above[question_id] & set(people))
@@ -90,10 +91,7 @@ class PolicyReplay:
             "share_relayed_above_asker": round(to_managers / len(relays), 4) if relays else None,
         }
 
-    def _people_changed(self, current: dict[str, list[str]],
-                        candidate: dict[str, list[str]]) -> list[dict]:
-        before = Counter(p for people in current.values() for p in people)
-        after = Counter(p for people in candidate.values() for p in people)
+    def _people_changed(self, before: Counter, after: Counter) -> list[dict]:
         changed = {p: after[p] - before[p] for p in before.keys() | after.keys()
                    if after[p] != before[p]}
         names = self._names(changed)
@@ -102,3 +100,8 @@ class PolicyReplay:
 
     def _names(self, people) -> dict[str, str]:
         return {p.id: p.name for p in self.profiles.get_many(list(people)).values()}
+
+
+def _requests(relays: dict[str, list[str]]) -> Counter:
+    """How many of the questions each person would be asked."""
+    return Counter(person for people in relays.values() for person in people)
