@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from .domain import NOTIFY_MODES
 from .errors import ValidationError
 
 Text = Annotated[str, StringConstraints(max_length=20_000)]
@@ -55,7 +56,7 @@ class ProfilePatch(Body):
     watched_tags: list[Tag] = Omittable(
         max_length=50, description="Tags whose every new question the person is told of (by mail, "
                                    "or in their daily digest if they chose one).")
-    notify: Literal["immediate", "daily"] = Omittable(
+    notify: Literal[NOTIFY_MODES] = Omittable(
         description="How the person reads Relais's mails: each as it comes (immediate), or all "
                     "of a day in one digest (daily). Acknowledgements of their own questions "
                     "always come at once.")
