@@ -415,9 +415,7 @@ class SQLiteQuestionStore:
         return stored
 
     def answers_for(self, question_id: str) -> list[Answer]:
-        rows = self.db.query("SELECT data FROM answers WHERE question_id = ? AND deleted = 0"
-                             " ORDER BY seq", (question_id,))
-        return [Answer.from_dict(json.loads(r["data"])) for r in rows]
+        return self.answers_for_questions([question_id])[question_id]
 
     def answers_for_questions(self, question_ids: Iterable[str]) -> dict[str, list[Answer]]:
         ids = list(dict.fromkeys(question_ids))
@@ -473,9 +471,7 @@ class SQLiteQuestionStore:
         return Relay.from_dict(json.loads(rows[0]["data"])) if rows else None
 
     def relays_for_question(self, question_id: str) -> list[Relay]:
-        rows = self.db.query("SELECT data FROM relays WHERE question_id = ? ORDER BY seq",
-                             (question_id,))
-        return [Relay.from_dict(json.loads(r["data"])) for r in rows]
+        return self.relays_for_questions([question_id])[question_id]
 
     def relays_for_questions(self, question_ids: Iterable[str]) -> dict[str, list[Relay]]:
         ids = list(dict.fromkeys(question_ids))
