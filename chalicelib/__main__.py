@@ -50,6 +50,8 @@ def upgrade(settings: Settings) -> int:
     from .bootstrap import aws_stores
 
     _, questions = aws_stores(settings)
+    print(f"community questions given their change index entry: "
+          f"{questions.index_old_community_questions()}")
     print(f"votes given their voter index entry: {questions.index_old_votes()}")
     return 0
 

@@ -93,6 +93,12 @@ class QuestionStore(Protocol):
         """Questions carrying any of `tags` (each once), newest first, optionally only in
         `status`; `total` may be None (not counted)."""
 
+    def community_questions_changed_since(self, community_id: str,
+                                          since: str) -> list[Question]:
+        """The questions of a community whose record changed (asked, answered, accepted,
+        closed) at or after `since` (ISO time), whatever their age: what was done in a
+        window without reading the community's whole past."""
+
     def add_answer(self, answer: Answer) -> Answer:
         """Store a new answer at version 1. :raises Conflict: the id exists."""
 

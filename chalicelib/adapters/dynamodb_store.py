@@ -84,6 +84,8 @@ QA_INDEXES = (
     _gsi("feed", "feed_pk", "order_key"),  # every question, newest first
     _gsi("asker", "asker_pk", "order_key", include=("status_pk", "tags")),  # "my questions"
     _gsi("status", "status_pk", "order_key"),
+    # a community's questions by their last change: <updated_at>#<id>
+    _gsi("community_changes", "changes_pk", "changes_sk"),
     _gsi("tag", "tag_pk", "order_key", include=("tag_status",)),  # tag entries
     _gsi("answers_by_question", "question_pk", "order_key"),  # non-deleted answers
     _gsi("answers_by_author", "author_pk", "order_key"),
@@ -906,6 +908,9 @@ class DynamoDBQuestionStore(_DynamoDBTable):
             item["asker_pk"] = question.asker_id
         if question.status:
             item["status_pk"] = question.status
+        if question.community_id:
+            item.update(changes_pk=question.community_id,
+                        changes_sk=f"{question.updated_at}#{question.id}")
         return item
 
     def _tag_put(self, question: Question, tag: str, order_key: str) -> dict:
@@ -1043,6 +1048,22 @@ class DynamoDBQuestionStore(_DynamoDBTable):
                      if (not status or q.status == status) and set(q.tags) & set(tags)]
         return Page(items=questions, next_cursor=next_cursor)
 
+    def community_questions_changed_since(self, community_id, since) -> list[Question]:
+        """From the `community_changes` index, then one batch read; the record decides."""
+        if not community_id:
+            return []
+        expr = _Expr()
+        key = f"{expr.n('changes_pk')} = {expr.v(community_id)}"
+        if since:  # DynamoDB takes no empty key value
+            key += f" AND {expr.n('changes_sk')} >= {expr.v(since)}"
+        rows = list(self._query(IndexName="community_changes", KeyConditionExpression=key,
+                                **expr.params()))
+        items = self._batch_get((r["pk"], QUESTION_SK) for r in rows)
+        questions = [_record(Question, item) for item in items.values()]
+        return sorted((q for q in questions
+                       if q.community_id == community_id and q.updated_at >= since),
+                      key=lambda q: (q.updated_at, q.id))
+
     # answers ------------------------------------------------------------------------------
     def add_answer(self, answer: Answer) -> Answer:
         stored = answer.replace(version=1)
@@ -1119,6 +1140,37 @@ class DynamoDBQuestionStore(_DynamoDBTable):
                     UpdateExpression=f"SET {update.n('voter_pk')} = {update.n('voter_id')}",
                     ConditionExpression=(f"attribute_exists({update.n('pk')}) AND "
                                          f"attribute_not_exists({update.n('voter_pk')})"),
+                    **update.params())
+                updated += 1
+            except ClientError as error:
+                if _code(error) != "ConditionalCheckFailedException":
+                    raise
+        return updated
+
+    def index_old_community_questions(self) -> int:
+        """Give every community question written before the `community_changes` index its
+        entry, so that recognition reads it; returns how many were set. Idempotent: a
+        question changed meanwhile (another version) got its entry from that write."""
+        expr = _Expr()
+        updated = 0
+        for item in self._scan(
+                FilterExpression=(f"{expr.n('kind')} = {expr.v('question')} AND "
+                                  f"attribute_exists({expr.n('community_id')}) AND "
+                                  f"attribute_not_exists({expr.n('changes_pk')})"),
+                **expr.params()):
+            question = _record(Question, item)
+            if not question.community_id:
+                continue
+            update = _Expr()
+            entry = self._question_item(question, item["order_key"])
+            try:
+                self.client.update_item(
+                    TableName=self.table, Key=_key(item["pk"], item["sk"]),
+                    UpdateExpression=(f"SET {update.n('changes_pk')} = "
+                                      f"{update.v(entry['changes_pk'])}, "
+                                      f"{update.n('changes_sk')} = "
+                                      f"{update.v(entry['changes_sk'])}"),
+                    ConditionExpression=f"{update.n('version')} = {update.v(question.version)}",
                     **update.params())
                 updated += 1
             except ClientError as error:

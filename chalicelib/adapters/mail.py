@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from ..mail_ports import PRIVATE_HEADER, DigestItem, InboundRecord, ReplyAddress
 from ..ports import Page
-from .sqlite_db import SQLiteDatabase, decode_cursor, dumps, encode_cursor
+from .sqlite_db import SQLiteDatabase, add_column, decode_cursor, dumps, encode_cursor
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -36,12 +36,6 @@ CREATE TABLE IF NOT EXISTS outbox (
     private INTEGER NOT NULL DEFAULT 0
 );
 """
-
-
-def add_column(db: SQLiteDatabase, table: str, column: str, declaration: str) -> None:
-    """Bring a table created by an earlier version up to date."""
-    if column not in {row["name"] for row in db.query(f"PRAGMA table_info({table})")}:
-        db.executescript(f"ALTER TABLE {table} ADD COLUMN {column} {declaration};")
 
 
 def build_message(*, sender: str, to: str, subject: str, text: str, headers: dict[str, str],

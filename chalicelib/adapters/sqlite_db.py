@@ -57,6 +57,14 @@ class SQLiteDatabase:
             self.conn.executescript(script)
 
 
+def add_column(db: SQLiteDatabase, table: str, column: str, declaration: str) -> bool:
+    """Bring a table created by an earlier version up to date; True if the column was added."""
+    if column in {row["name"] for row in db.query(f"PRAGMA table_info({table})")}:
+        return False
+    db.executescript(f"ALTER TABLE {table} ADD COLUMN {column} {declaration};")
+    return True
+
+
 def dumps(data) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 

@@ -8,7 +8,8 @@ from typing import Iterable, Iterator, Sequence
 from ..domain import OPEN_RELAY_STATES, Answer, Profile, Question, Record, Relay, normalize_skill
 from ..errors import Conflict, NotFound
 from ..ports import Page
-from .sqlite_db import SQLiteDatabase, decode_cursor, dumps, encode_cursor, fts_query
+from .sqlite_db import (SQLiteDatabase, add_column, decode_cursor, dumps, encode_cursor,
+                        fts_query)
 
 PROFILE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS profiles (
@@ -54,7 +55,9 @@ CREATE TABLE IF NOT EXISTS questions (
     version INTEGER NOT NULL,
     asker_id TEXT NOT NULL,
     status TEXT NOT NULL,
-    seq INTEGER NOT NULL
+    seq INTEGER NOT NULL,
+    community_id TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS questions_seq ON questions(seq);
 CREATE INDEX IF NOT EXISTS questions_asker ON questions(asker_id, seq);
@@ -307,6 +310,16 @@ class SQLiteQuestionStore:
     def __init__(self, db: SQLiteDatabase):
         self.db = db
         db.executescript(QUESTION_SCHEMA)
+        # Databases from before kept a question's community and last change in its data only.
+        added = [add_column(db, "questions", column, "TEXT NOT NULL DEFAULT ''")
+                 for column in ("community_id", "updated_at")]
+        if any(added):
+            db.executescript(
+                "UPDATE questions SET"
+                " community_id = COALESCE(json_extract(data, '$.community_id'), ''),"
+                " updated_at = COALESCE(json_extract(data, '$.updated_at'), '');")
+        db.executescript("CREATE INDEX IF NOT EXISTS questions_community_changes"
+                         " ON questions(community_id, updated_at) WHERE community_id <> '';")
 
     # Questions -------------------------------------------------------------------------
     def _next_seq(self, conn, table: str) -> int:
@@ -317,9 +330,11 @@ class SQLiteQuestionStore:
         with self.db.transaction() as conn:
             if conn.execute("SELECT 1 FROM questions WHERE id = ?", (question.id,)).fetchone():
                 raise Conflict(f"question {question.id!r} already exists")
-            conn.execute("INSERT INTO questions VALUES (?,?,?,?,?,?)",
+            conn.execute("INSERT INTO questions (id, data, version, asker_id, status, seq,"
+                         " community_id, updated_at) VALUES (?,?,?,?,?,?,?,?)",
                          (stored.id, dumps(stored.to_dict()), 1, stored.asker_id, stored.status,
-                          self._next_seq(conn, "questions")))
+                          self._next_seq(conn, "questions"), stored.community_id or "",
+                          stored.updated_at))
             conn.executemany("INSERT OR IGNORE INTO question_tags VALUES (?, ?)",
                              [(stored.id, t) for t in stored.tags])
         return stored
@@ -342,8 +357,10 @@ class SQLiteQuestionStore:
             if row["version"] != question.version:
                 raise Conflict(f"question {question.id!r} changed since version {question.version}",
                                [{"field": "version", "message": f"current is {row['version']}"}])
-            conn.execute("UPDATE questions SET data = ?, version = ?, status = ? WHERE id = ?",
-                         (dumps(stored.to_dict()), stored.version, stored.status, stored.id))
+            conn.execute("UPDATE questions SET data = ?, version = ?, status = ?,"
+                         " community_id = ?, updated_at = ? WHERE id = ?",
+                         (dumps(stored.to_dict()), stored.version, stored.status,
+                          stored.community_id or "", stored.updated_at, stored.id))
             conn.execute("DELETE FROM question_tags WHERE question_id = ?", (stored.id,))
             conn.executemany("INSERT OR IGNORE INTO question_tags VALUES (?, ?)",
                              [(stored.id, t) for t in stored.tags])
@@ -385,6 +402,13 @@ class SQLiteQuestionStore:
             f"SELECT q.data FROM questions q {clause} ORDER BY q.seq DESC LIMIT ? OFFSET ?",
             [*params, limit + 1, offset])
         return _page([Question.from_dict(json.loads(r["data"])) for r in rows], offset, limit, total)
+
+    def community_questions_changed_since(self, community_id, since) -> list[Question]:
+        if not community_id:
+            return []
+        rows = self.db.query("SELECT data FROM questions WHERE community_id = ?"
+                             " AND updated_at >= ? ORDER BY updated_at, id", (community_id, since))
+        return [Question.from_dict(json.loads(r["data"])) for r in rows]
 
     # Answers ---------------------------------------------------------------------------
     def add_answer(self, answer: Answer) -> Answer:

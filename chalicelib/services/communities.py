@@ -285,9 +285,11 @@ class RecognitionService:
         def count(person_id: str, kind: str) -> None:
             counts.setdefault(person_id, Counter())[kind] += 1
 
-        # Outcomes of the window may concern questions asked a little before it.
-        question_ids = self.communities.store.question_ids(community_id)
-        questions = self.questions.get_questions(question_ids)
+        # An outcome in the window changed its question in the window (an answer, an
+        # acceptance; a re-route counts once the re-routed person answered), whenever the
+        # question was asked: only those questions are read.
+        questions = {q.id: q for q in
+                     self.questions.community_questions_changed_since(community_id, since_iso)}
         answers_of = self.questions.answers_for_questions(questions)
         relays_of = self.questions.relays_for_questions(questions)
         for question_id, question in questions.items():

@@ -393,6 +393,23 @@ def test_outcomes_older_than_the_window_do_not_count(lively, clock):
     assert items == []
 
 
+def test_old_questions_answered_in_the_window_count_and_quiet_ones_are_not_read(lively, clock):
+    old = [ask_in(lively, lively.cid, title=f"kafka old one {n}") for n in range(2)]
+    clock.advance(days=100)  # lively's outcomes, and the asking of these, are before the window
+    for qid in old:
+        answer = lively.post(f"/questions/{qid}/answers", {"body": "Compact the topic."},
+                             person="u6").json["id"]
+        lively.post(f"/questions/{qid}/accept", {"answer_id": answer}, person="u1")
+    store = lively.relais.question_store
+    read = []
+    reader = store.answers_for_questions
+    store.answers_for_questions = lambda questions: read.extend(questions) or reader(questions)
+    items = lively.get(f"/communities/{lively.cid}/relay-members", person="u5").json["items"]
+    assert [(i["person"]["id"], i["outcomes"]) for i in items] == [
+        ("u6", {"accepted_answers": 2, "reroutes": 0, "quick_first_answers": 0})]
+    assert sorted(read) == sorted(old)  # the community's four other questions stayed unread
+
+
 def test_a_decline_followed_by_an_answer_from_the_next_relay_counts(tmp_path, clock, embedder):
     with api_with(tmp_path, clock, embedder, relay_member_min_outcomes=1, relay_count=1) as api:
         seed_people(api.relais, PEOPLE)

@@ -386,6 +386,24 @@ class QuestionStoreContract:
         with pytest.raises(ValidationError):
             store.questions_on_tags(["kafka"], limit=2, cursor="not-a-cursor")
 
+    def test_a_communitys_questions_changed_since_a_time_whatever_their_age(self, store):
+        old = store.add_question(question("old", 0, community_id="c1"))
+        store.add_question(question("quiet", 1, community_id="c1"))
+        store.add_question(question("elsewhere", 2, community_id="c2"))
+        store.add_question(question("open", 3))  # in no community
+        store.add_question(question("new", 5, community_id="c1"))
+        since = question("x", 4).created_at
+        assert [q.id for q in store.community_questions_changed_since("c1", since)] == ["new"]
+        # An old question answered now is a change now; the order is the order of changes.
+        later = question("x", 9).created_at
+        store.update_question(old.replace(answer_count=1, status="answered", updated_at=later))
+        changed = store.community_questions_changed_since("c1", since)
+        assert [(q.id, q.status) for q in changed] == [("new", "open"), ("old", "answered")]
+        assert [q.id for q in store.community_questions_changed_since("c1", "")] == [
+            "quiet", "new", "old"]
+        assert store.community_questions_changed_since("c2", later) == []
+        assert store.community_questions_changed_since("", "") == []
+
     def test_list_questions_filters_by_asker_status_and_tag(self, store):
         store.add_question(question("q1", 1, asker_id="u1", tags=["python"]))
         store.add_question(question("q2", 2, asker_id="u2", tags=["python", "sql"]))

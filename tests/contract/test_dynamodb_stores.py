@@ -308,6 +308,23 @@ def test_votes_from_before_the_voter_index_are_indexed_once(dynamodb, questions)
     assert questions.get_answer("a2").score == 0  # scores untouched
 
 
+def test_community_questions_written_before_their_change_index_get_it(dynamodb, questions):
+    questions.add_question(question("q1", community_id="c1"))
+    questions.add_question(question("q2", 1, community_id="c1"))
+    questions.add_question(question("q3", 2))  # in no community: no entry to give
+    changed = questions.update_question(questions.get_question("q2").replace(status="answered"))
+    for question_id in ("q1", "q2", "q3"):  # as written before the index
+        dynamodb.update_item(TableName=table_names(PREFIX)["qa"],
+                             Key={"pk": {"S": f"Q#{question_id}"}, "sk": {"S": "Q"}},
+                             UpdateExpression="REMOVE changes_pk, changes_sk")
+    assert questions.community_questions_changed_since("c1", "") == []  # what recognition missed
+    assert questions.index_old_community_questions() == 2
+    assert questions.community_questions_changed_since("c1", "") == [
+        questions.get_question("q1"), changed]
+    assert questions.index_old_community_questions() == 0  # idempotent
+    assert questions.get_question("q2") == changed  # the record itself untouched
+
+
 def test_the_upgrade_command_indexes_old_votes_on_the_aws_profile(dynamodb, questions, capsys,
                                                                    monkeypatch):
     from chalicelib.__main__ import main
@@ -322,8 +339,8 @@ def test_the_upgrade_command_indexes_old_votes_on_the_aws_profile(dynamodb, ques
     monkeypatch.setenv("RELAIS_TABLE_PREFIX", PREFIX)
     monkeypatch.setenv("RELAIS_AWS_REGION", REGION)
     assert main(["upgrade"]) == 0
-    assert capsys.readouterr().out.strip().endswith(": 1")
+    assert capsys.readouterr().out.strip().endswith("voter index entry: 1")
     assert main(["upgrade"]) == 0
-    assert capsys.readouterr().out.strip().endswith(": 0")
+    assert capsys.readouterr().out.strip().endswith("voter index entry: 0")
     monkeypatch.setenv("RELAIS_BACKEND", "embedded")
     assert main(["upgrade"]) == 0 and "nothing to do" in capsys.readouterr().out
