@@ -49,6 +49,13 @@ class Weights:
     # Amounts all shrink while a company is quiet, and log1p of small amounts is a straight
     # line: read as they are, the signal's shape would depend on the calendar.
     activity_knee: float = 20.0
+    # Recent activity adds to what ties a person to the question, it never makes an expert
+    # alone: people whose score is more than 1 - min_topical_share activity (and whose
+    # declared skills do not name the question) come after everyone suggested for what they
+    # wrote or declared. On the benchmark's selection slices this moves MRR by under 0.1 %
+    # (there, nearly everyone near the top has evidence on the question); in a company it
+    # keeps the merely busy from being relayed questions outside their field.
+    min_topical_share: float = 0.2
     bm25_docs: int = 200  # top-K evidence documents by BM25
     knn_questions: int = 100  # top-K distinct similar questions (or profiles) by meaning
     people: int = 400  # top-K people by profile document, and by topics vector
@@ -96,6 +103,13 @@ class Suggestion:
     score: float
     evidence: list[Evidence]
     damped_by_load: bool = False
+    # Suggested for what they wrote or declared, not mostly for being active (Weights).
+    on_topic: bool = True
+
+
+def rank_order(suggestion: Suggestion) -> tuple:
+    """Best first: people on the question's topic, then by score (ties by id)."""
+    return (not suggestion.on_topic, -suggestion.score, suggestion.person_id)
 
 
 @dataclass(frozen=True)
@@ -224,8 +238,11 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
                                        "busiest answerer's pace",
                                   weight=signals["activity"][person] * scale["activity"]))
         items.sort(key=lambda e: (-e.weight, e.doc_id))
-        suggestions.append(Suggestion(person, score, items))
-    suggestions.sort(key=lambda s: (-s.score, s.person_id))
+        busy = signals["activity"].get(person, 0.0) * scale.get("activity", 0.0)
+        on_topic = (score - busy >= weights.min_topical_share * score
+                    or any(e.kind == "skills" and e.matched for e in items))
+        suggestions.append(Suggestion(person, score, items, on_topic=on_topic))
+    suggestions.sort(key=rank_order)
     return suggestions
 
 
@@ -256,7 +273,7 @@ def apply_policy(suggestions: Sequence[Suggestion], candidates: dict[str, Candid
             suggestion.score /= 1.0 + policy.open_relay_damping * person.open_relays
             suggestion.damped_by_load = True
         kept.append(suggestion)
-    kept.sort(key=lambda s: (-s.score, s.person_id))
+    kept.sort(key=rank_order)
     return kept
 
 

@@ -112,7 +112,7 @@ class RoutingService:
             for suggestion in kept:
                 if suggestion.person_id in prefer:
                     suggestion.score *= self.settings.community_boost
-            kept.sort(key=lambda s: (-s.score, s.person_id))
+            kept.sort(key=matching.rank_order)
         return kept[:limit]
 
     def suggest_experts(self, draft: Draft, asker_id: str, limit: int = 5) -> list[dict]:
@@ -163,6 +163,7 @@ class RoutingService:
                            "site": person.site, "languages": person.languages,
                            "skills": person.skills},
                 "score": round(suggestion.score, 5), "damped_by_load": suggestion.damped_by_load,
+                "on_topic": suggestion.on_topic,
                 "explanation": reasons}
 
     # Relaying ----------------------------------------------------------------------------

@@ -51,6 +51,8 @@ export interface Expert {
   person: Person;
   score: number;
   damped_by_load: boolean;
+  /** False when suggested mostly for being active lately, with little on the question's topic. */
+  on_topic: boolean;
   explanation: Evidence[];
 }
 

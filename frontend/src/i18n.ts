@@ -41,6 +41,7 @@ const en = {
   "why.topics": "Answers on close topics overall",
   "why.share": "{share} of the match",
   "why.busy": "Already has several open questions",
+  "why.offTopic": "Suggested for being active lately: little on this topic yet",
   // Questions
   "q.answers": "{count} answers",
   "q.answers1": "1 answer",
@@ -180,6 +181,7 @@ const fr: Record<Key, string> = {
   "why.topics": "Répond dans l'ensemble sur des sujets proches",
   "why.share": "{share} de la correspondance",
   "why.busy": "A déjà plusieurs questions en attente",
+  "why.offTopic": "Suggéré pour son activité récente : encore peu de choses sur ce sujet",
   "q.answers": "{count} réponses",
   "q.answers1": "1 réponse",
   "q.status.open": "ouverte",

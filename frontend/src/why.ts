@@ -44,6 +44,7 @@ export function expertCard(expert: Expert, t: T, lang: Lang, onOpen?: (id: strin
     <h4 style="margin:0;color:inherit">${p.name}</h4>
     <p class="meta">${where}</p>
     ${expert.damped_by_load ? html`<p class="meta">${t("why.busy")}</p>` : nothing}
+    ${expert.on_topic === false ? html`<p class="meta">${t("why.offTopic")}</p>` : nothing}
     ${whyList(expert.explanation, t, lang, t("why.label", { name: p.name }), onOpen)}
   </li>`;
 }

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.auth import Caller
+from chalicelib.schemas import AnswerIn, QuestionIn
+from chalicelib.services.routing import Draft
 from tests.unit.test_routing import build_org
 
 
@@ -25,6 +28,31 @@ def test_suggestions_for_a_draft_explain_themselves_and_store_nothing(api, org):
     assert first["explanation"] and {"kind", "share", "matched"} <= set(first["explanation"][0])
     assert api.get("/questions", person="h9").json["total"] == before
     assert api.relais.question_store.relays_for_expert(first["person"]["id"]) == []
+
+
+def test_people_suggested_only_for_being_busy_come_last_and_say_so(api, org):
+    relais = api.relais
+    relais.hr_sync.upsert([{"id": "busy", "name": "Busy Bee"}])
+    for number in range(30):  # the most active person today, on nothing close to kafka
+        question = relais.questions.ask(Caller("h1"), QuestionIn(
+            title=f"Expense report number {number} refused", tags=["expenses"]), route=False)
+        relais.questions.answer(Caller("busy"), question.id,
+                                AnswerIn(body="Attach the receipt as a PDF."))
+    draft = {"title": "kafka consumer lag", "tags": ["kafka"]}
+    ranked = relais.routing.rank(Draft(draft["title"], tags=tuple(draft["tags"])), "h9",
+                                 limit=100)
+    on_topic = [s.on_topic for s in ranked]
+    assert on_topic[0] and on_topic == sorted(on_topic, reverse=True)  # on topic first
+    busy = [s for s in ranked if s.person_id == "busy"][0]
+    assert busy.on_topic is False
+    assert busy.score > min(s.score for s in ranked if s.on_topic)  # busyness alone
+    assert busy.evidence[0].kind == "activity"
+    experts = api.post("/suggestions/experts?limit=5", draft, person="h9").json["experts"]
+    assert [e["person"]["id"] for e in experts] == [s.person_id for s in ranked[:5]]
+    assert all(e["on_topic"] is True for e in experts)
+    asked = api.post("/suggestions/experts?limit=5",
+                     {"title": "expense report refused", "tags": ["expenses"]}, person="h1")
+    assert {e["person"]["id"]: e["on_topic"] for e in asked.json["experts"]}["busy"] is True
 
 
 def test_similar_answered_questions_for_a_draft(api, org):

@@ -93,3 +93,29 @@ def test_activity_is_explained_against_the_busiest_whatever_the_calendar():
     said = {p: [e.text for e in s.evidence if e.kind == "activity"] for p, s in ranked.items()}
     assert said == {"ana": ["recently active: 100% of the busiest answerer's pace"],
                     "ben": ["recently active: 25% of the busiest answerer's pace"]}
+
+
+def test_being_busy_is_no_expertise_and_a_declared_skill_on_the_question_is():
+    # bob answered the topic once, a year ago; tess answered it and is active; busy answered
+    # nothing close and is the most active; dora declared the question's tag and is active.
+    old_answer = answer("1", "bob", created_at="2025-06-01T00:00:00Z")
+    skills = EvidenceDoc(id="skills:dora", person_id="dora", kind="skills", text="kafka; sql",
+                         created_at="2026-05-01T00:00:00Z")
+    activity = {"busy": 40.0, "tess": 10.0, "dora": 20.0}
+    whole = matching.PersonMatches(profile={}, topics={"tess": 0.6, "bob": 0.5, "busy": 0.05})
+    hits = [Hit(old_answer, 3.0), Hit(answer("2", "tess"), 2.0), Hit(skills, 3.0)]
+    ranked = matching.score_people(hits, [], NO_TAGS, activity, now=NOW, whole=whole,
+                                   query_tags=["kafka"])
+    scores = {s.person_id: s.score for s in ranked}
+    assert scores["busy"] > scores["bob"]  # by score alone, busyness would win
+    assert ranking(ranked) == ["tess", "dora", "bob", "busy"]
+    assert [s.on_topic for s in ranked] == [True, True, True, False]
+    # Among people on the topic, activity still counts: tess, active, before bob.
+    assert scores["tess"] > scores["bob"]
+    # The routing policy keeps that order, load damping included.
+    candidates = {p: matching.Candidate(p) for p in scores}
+    kept = matching.apply_policy(ranked, candidates, matching.Policy(tags=frozenset({"kafka"})))
+    assert ranking(kept) == ["tess", "dora", "bob", "busy"]
+    # A question that does not name dora's skill finds her only busy.
+    untagged = matching.score_people(hits, [], NO_TAGS, activity, now=NOW, whole=whole)
+    assert ranking(untagged) == ["tess", "bob", "busy", "dora"]
