@@ -23,6 +23,10 @@ class Settings:
     host: str = "127.0.0.1"
     public_url: str = ""  # what links in mails point to; defaults to http://host:port
     embedding_model: str = "all-MiniLM-L6-v2"
+    # A similar question is at least this close in meaning (cosine) to the draft. It depends
+    # on the model: with all-MiniLM-L6-v2 a rephrased question scores 0.45-0.9, a question
+    # on another subject in the same language 0.0-0.3.
+    similar_min_cosine: float = 0.35
     # Embedded profile: index each write at once. Bulk imports turn it off and reindex after.
     index_on_write: bool = True
     # Request limits: a body over this many bytes is refused with 413.

@@ -16,41 +16,86 @@ LAST = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "
         "Moreau", "Simon", "Laurent", "Lefèvre", "Michel", "García", "Smith", "Jones", "Nguyen",
         "Müller", "Rossi", "Kowalski", "Haddad", "Tanaka", "Singh", "O'Brien", "Fournier"]
 SITES = ["Paris", "Lyon", "Toulouse", "Nantes", "London", "Montréal"]
-# department -> the topics its people tend to know, each with a question people ask about it
+# department -> the topics its people tend to know, each with questions people ask about it
+# (each asked once: a real history rarely holds the same question twice)
 TOPICS = {
     "Engineering": [
-        ("Python", "How do I profile a slow Python service in production?"),
-        ("Kubernetes", "Why does my Kubernetes pod restart with OOMKilled?"),
-        ("PostgreSQL", "How should we index a PostgreSQL table queried by date range?"),
-        ("sécurité applicative", "Comment gérer les secrets d'une application sans les commiter ?"),
-        ("TypeScript", "How do I type a React hook that fetches data in TypeScript?"),
-        ("tests automatisés", "Quelle stratégie de tests automatisés pour une API REST ?"),
+        ("Python", ["How do I profile a slow Python service in production?",
+                    "Which Python version should new services start on?",
+                    "How do I package a Python tool for the whole team?"]),
+        ("Kubernetes", ["Why does my Kubernetes pod restart with OOMKilled?",
+                        "How do I roll back a Kubernetes deployment safely?",
+                        "Comment limiter le CPU d'un pod Kubernetes ?"]),
+        ("PostgreSQL", ["How should we index a PostgreSQL table queried by date range?",
+                        "Comment sauvegarder une base PostgreSQL sans arrêter le service ?",
+                        "Why is autovacuum so slow on our largest PostgreSQL table?"]),
+        ("sécurité applicative", ["Comment gérer les secrets d'une application sans les commiter ?",
+                                  "How do I fix a SQL injection flagged by the scanner?",
+                                  "Quelle politique de mots de passe pour une application interne ?"]),
+        ("TypeScript", ["How do I type a React hook that fetches data in TypeScript?",
+                        "Should we turn on strict mode in an old TypeScript codebase?",
+                        "Comment partager des types TypeScript entre front et back ?"]),
+        ("tests automatisés", ["Quelle stratégie de tests automatisés pour une API REST ?",
+                               "How do I stop flaky end-to-end tests from blocking releases?",
+                               "Comment mesurer la couverture de tests utile ?"]),
     ],
     "Data": [
-        ("machine learning", "How do we detect drift in a machine learning model?"),
-        ("statistiques", "Quel test statistique pour comparer deux taux de conversion ?"),
-        ("SQL", "How do I deduplicate rows in SQL keeping the latest one?"),
-        ("data visualisation", "Which chart shows a distribution over time best?"),
+        ("machine learning", ["How do we detect drift in a machine learning model?",
+                              "Comment expliquer une prédiction de modèle à un client ?",
+                              "How much labelled data do we need for a first classifier?"]),
+        ("statistiques", ["Quel test statistique pour comparer deux taux de conversion ?",
+                          "How long should an A/B test run before we decide?",
+                          "Comment présenter un intervalle de confiance à la direction ?"]),
+        ("SQL", ["How do I deduplicate rows in SQL keeping the latest one?",
+                 "Comment calculer une moyenne glissante en SQL ?",
+                 "Why does my SQL join return more rows than expected?"]),
+        ("data visualisation", ["Which chart shows a distribution over time best?",
+                                "Quelles couleurs pour un graphique lisible par les daltoniens ?",
+                                "How do I show a budget against actuals on one chart?"]),
     ],
     "Finance": [
-        ("comptabilité", "Comment comptabiliser une note de frais en devise étrangère ?"),
-        ("budget", "How do I request a budget change mid-year?"),
-        ("TVA", "Quel taux de TVA appliquer à une formation en ligne ?"),
+        ("comptabilité", ["Comment comptabiliser une note de frais en devise étrangère ?",
+                          "When is an invoice booked in the previous month?",
+                          "Comment traiter un avoir fournisseur reçu en retard ?"]),
+        ("budget", ["How do I request a budget change mid-year?",
+                    "Comment répartir un budget d'équipe entre deux projets ?",
+                    "Who approves spending over the team budget?"]),
+        ("TVA", ["Quel taux de TVA appliquer à une formation en ligne ?",
+                 "Comment récupérer la TVA sur un achat fait à l'étranger ?",
+                 "Do we charge VAT to a customer in another EU country?"]),
     ],
     "People": [
-        ("recrutement", "Comment rédiger une offre d'emploi inclusive ?"),
-        ("onboarding", "What should a new joiner's first week look like?"),
-        ("droit du travail", "Quelles règles pour le télétravail à l'étranger ?"),
+        ("recrutement", ["Comment rédiger une offre d'emploi inclusive ?",
+                         "How many interview rounds are too many?",
+                         "Comment faire un retour à un candidat non retenu ?"]),
+        ("onboarding", ["What should a new joiner's first week look like?",
+                        "Comment choisir un parrain pour un nouvel arrivant ?",
+                        "Which accounts must be ready before a new joiner's first day?"]),
+        ("droit du travail", ["Quelles règles pour le télétravail à l'étranger ?",
+                              "Combien de jours de congés peut-on reporter sur l'année suivante ?",
+                              "What notice period applies when an employee resigns?"]),
     ],
     "Sales": [
-        ("négociation", "Comment répondre à un client qui demande une remise de 30 % ?"),
-        ("CRM", "How do I merge duplicate accounts in the CRM?"),
-        ("appels d'offres", "Comment répondre à un appel d'offres public ?"),
+        ("négociation", ["Comment répondre à un client qui demande une remise de 30 % ?",
+                         "How do I negotiate a multi-year contract renewal?",
+                         "Comment défendre notre prix face à un concurrent moins cher ?"]),
+        ("CRM", ["How do I merge duplicate accounts in the CRM?",
+                 "Comment suivre une opportunité partagée entre deux commerciaux ?",
+                 "Which CRM fields must be filled before a deal is closed?"]),
+        ("appels d'offres", ["Comment répondre à un appel d'offres public ?",
+                             "How do we decide whether a tender is worth answering?",
+                             "Quels documents joindre à une candidature d'appel d'offres ?"]),
     ],
     "Operations": [
-        ("logistique", "Comment réduire les délais de livraison vers le Canada ?"),
-        ("achats", "How do I add a new supplier to the purchasing system?"),
-        ("qualité", "Comment préparer un audit ISO 9001 ?"),
+        ("logistique", ["Comment réduire les délais de livraison vers le Canada ?",
+                        "How do we ship hazardous goods by air?",
+                        "Comment organiser un inventaire annuel sans fermer l'entrepôt ?"]),
+        ("achats", ["How do I add a new supplier to the purchasing system?",
+                    "Comment lancer une consultation pour un achat de plus de 40 000 € ?",
+                    "Who signs a purchase order above my approval limit?"]),
+        ("qualité", ["Comment préparer un audit ISO 9001 ?",
+                     "How do we record a customer complaint as a non-conformity?",
+                     "Comment rédiger une procédure qualité que les équipes lisent vraiment ?"]),
     ],
 }
 ANSWER_OPENERS = ["From experience, ", "Ce qui a marché chez nous : ", "Short answer: ",
@@ -97,7 +142,7 @@ def load_demo(relais: Relais, count: int = 300, seed: int = 7) -> dict:
     rng = random.Random(seed)
     people = demo_people(count, seed)
     relais.hr_sync.upsert(people)
-    topics_of: dict[str, list[tuple[str, str]]] = {}
+    topics_of: dict[str, list[tuple[str, list[str]]]] = {}
     for person in people[1:]:
         own = TOPICS[person["department"]]
         other = TOPICS[rng.choice(list(TOPICS))]
@@ -108,9 +153,13 @@ def load_demo(relais: Relais, count: int = 300, seed: int = 7) -> dict:
             skills=skills,
             bio=f"{person['title']} à {person['site']}. Happy to help with {', '.join(skills)}."))
     ids = [p["id"] for p in people[1:]]
+    unasked = {skill: list(titles) for topics in TOPICS.values() for skill, titles in topics}
     asked = 0
     for person_id in rng.sample(ids, k=min(60, len(ids))):
-        skill, title = rng.choice(topics_of[person_id])
+        skill, _ = rng.choice(topics_of[person_id])
+        if not unasked[skill]:
+            continue  # each of the demo's questions is asked once
+        title = unasked[skill].pop(0)
         question = relais.questions.ask(Caller(person_id), QuestionIn(
             title=title, body=f"Context: we hit this in our team around {skill}.",
             tags=[skill.lower().replace(" ", "-")]), route=False)

@@ -15,6 +15,11 @@ from ..ports import Clock, Embedder, Page, ProfileStore, QuestionStore, SearchIn
 from .profiles import ProfileService
 
 CANDIDATE_PEOPLE = 200  # people asked for by inferred expertise, and the most active
+# A similar question must be close in meaning (cosine of the embeddings), not merely share
+# words such as "how" with the draft: at least Settings.similar_min_cosine, and at least
+# this share of the closest one's, so that the loosely related are not shown beside a
+# near-duplicate.
+SIMILAR_SHARE_OF_BEST = 0.6
 
 
 @dataclass
@@ -123,11 +128,19 @@ class RoutingService:
         return [self._suggestion_view(s, people[s.person_id], titles) for s in suggestions]
 
     def similar_questions(self, draft: Draft, caller_id: str, limit: int = 5) -> list[dict]:
-        """Answered questions close to the draft (from answer evidence, grouped by question)."""
+        """Answered questions close to the draft in meaning (from answer evidence, grouped by
+        question), the words they share with it counting in their order."""
         bm25, knn = self.retrieve(draft, set())
+        closeness: dict[str, float] = {}
+        for hit in knn:
+            if hit.doc.kind == "answer" and hit.doc.question_id:
+                closeness[hit.doc.question_id] = max(closeness.get(hit.doc.question_id, 0.0),
+                                                     hit.score)
+        floor = max(self.settings.similar_min_cosine,
+                    SIMILAR_SHARE_OF_BEST * max(closeness.values(), default=0.0))
         best: dict[str, float] = {}
         for doc, score in matching.fuse_documents(bm25, knn).values():
-            if doc.kind == "answer" and doc.question_id:
+            if doc.kind == "answer" and closeness.get(doc.question_id, 0.0) >= floor:
                 best[doc.question_id] = max(best.get(doc.question_id, 0.0), score)
         ranked = sorted(best, key=lambda q: -best[q])
         shown: list[dict] = []

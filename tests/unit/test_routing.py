@@ -194,3 +194,30 @@ def test_an_anonymous_question_never_escalates_to_the_askers_manager(relais, org
         relais.routing.escalate_due()
     reasons = [r.reason for r in relais.question_store.relays_for_question(question.id)]
     assert "escalation_peer" in reasons and "escalation_manager" not in reasons
+
+
+def test_only_questions_close_in_meaning_are_shown_as_similar(tmp_path, clock, real_embedder):
+    relais = bootstrap(make_settings(tmp_path), clock=clock, embedder=real_embedder)
+    relais.hr_sync.upsert([{"id": "ana", "name": "Ana"}, {"id": "ben", "name": "Ben"},
+                           {"id": "cyd", "name": "Cyd"}])
+    for title in ("How do I profile a slow Python service in production?",
+                  "Which Python profiler works for memory leaks?",
+                  "How do I merge duplicate accounts in the CRM?",
+                  "Comment répondre à un appel d'offres public ?"):
+        question = relais.questions.ask(Caller("ana"), QuestionIn(title=title), route=False)
+        relais.questions.answer(Caller("ben"), question.id, AnswerIn(body="See the wiki."))
+
+    def similar(title: str) -> list[str]:
+        return [q["title"] for q in relais.routing.similar_questions(Draft(title), "cyd")]
+
+    # Sharing "How do I" with the CRM question does not make it similar.
+    assert set(similar("How do I find what uses the memory of my Python service?")) == {
+        "Which Python profiler works for memory leaks?",
+        "How do I profile a slow Python service in production?"}
+    # Beside a near-duplicate, the loosely related are not shown.
+    assert similar("How do I merge two accounts in the CRM?") == [
+        "How do I merge duplicate accounts in the CRM?"]
+    assert similar("Which budget line pays for the team offsite?") == []
+    # The floor is a setting (it depends on the model): at 0, the closest questions show.
+    relais.routing.settings = dataclasses.replace(relais.routing.settings, similar_min_cosine=0)
+    assert similar("Which budget line pays for the team offsite?")
