@@ -97,7 +97,9 @@ export class AskPanel extends Panel {
     const t = this.t;
     const summary = this.searching
       ? t("ask.searching")
-      : this.searched ? t("ask.summary", { experts: this.experts.length, questions: this.similar.length }) : "";
+      : this.searched
+        ? `${plural(t, "ask.expertsFound", this.experts.length)}, ${plural(t, "ask.similarFound", this.similar.length)}`
+        : "";
     return html`<div class="split">
       <form @submit=${this.submit} @input=${this.onInput} novalidate>
         <h2>${t("ask.heading")}</h2>

@@ -24,7 +24,10 @@ const en = {
   "ask.submit": "Ask",
   "ask.sent": "Your question was sent.",
   "ask.searching": "Looking for experts…",
-  "ask.summary": "{experts} suggested experts, {questions} similar questions",
+  "ask.expertsFound": "{count} suggested experts",
+  "ask.expertsFound1": "1 suggested expert",
+  "ask.similarFound": "{count} similar questions",
+  "ask.similarFound1": "1 similar question",
   "ask.experts": "Suggested experts",
   "ask.similar": "Similar answered questions",
   "ask.noExperts": "No expert found yet: add a few words.",
@@ -164,7 +167,10 @@ const fr: Record<Key, string> = {
   "ask.submit": "Demander",
   "ask.sent": "Votre question est envoyée.",
   "ask.searching": "Recherche d'experts…",
-  "ask.summary": "{experts} experts suggérés, {questions} questions similaires",
+  "ask.expertsFound": "{count} experts suggérés",
+  "ask.expertsFound1": "1 expert suggéré",
+  "ask.similarFound": "{count} questions similaires",
+  "ask.similarFound1": "1 question similaire",
   "ask.experts": "Experts suggérés",
   "ask.similar": "Questions similaires déjà répondues",
   "ask.noExperts": "Pas encore d'expert : ajoutez quelques mots.",
@@ -316,6 +322,7 @@ export function labelOf(t: T, prefix: string, value: string): string {
 
 /** "1 answer" or "3 answers": `key1` for one, `key` with {count} otherwise (0 is plural in
  * English; French says "0 réponse" but "0 réponses" reads fine). */
-export function plural(t: T, key: "q.answers" | "dir.total" | "profile.accepted", count: number): string {
+export function plural(t: T, key: "q.answers" | "dir.total" | "profile.accepted" | "ask.expertsFound" | "ask.similarFound",
+                       count: number): string {
   return count === 1 ? t(`${key}1` as Key) : t(key, { count });
 }

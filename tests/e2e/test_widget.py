@@ -232,7 +232,7 @@ def ask_draft(page, title: str, body: str = "", tags: str = ""):
 
 
 def wait_for_suggestions(page):
-    page.locator("relais-ask [role=status]").filter(has_text="suggested experts").wait_for(timeout=60_000)
+    page.locator("relais-ask [role=status]").filter(has_text="suggested expert").wait_for(timeout=60_000)
     page.locator("relais-ask li.expert").first.wait_for()
 
 
