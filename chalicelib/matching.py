@@ -50,12 +50,16 @@ class Weights:
     # line: read as they are, the signal's shape would depend on the calendar.
     activity_knee: float = 20.0
     # Recent activity adds to what ties a person to the question, it never makes an expert
-    # alone: people whose score is more than 1 - min_topical_share activity (and whose
-    # declared skills do not name the question) come after everyone suggested for what they
-    # wrote or declared. On the benchmark's selection slices this moves MRR by under 0.1 %
-    # (there, nearly everyone near the top has evidence on the question); in a company it
-    # keeps the merely busy from being relayed questions outside their field.
+    # alone: people less than min_topical_share of whose score is evidence on the question
+    # (and whose declared skills do not name it) come after everyone suggested for what they
+    # wrote or declared. Evidence by meaning counts as on the question only from
+    # `close_in_meaning` (cosine; the embedding model's scale, Settings.similar_min_cosine):
+    # every text is a little close to every other. On the benchmark's selection slices this
+    # moves MRR by under 0.1 % (there, nearly everyone near the top has evidence on the
+    # question); in a company it keeps the merely busy from being relayed questions outside
+    # their field.
     min_topical_share: float = 0.2
+    close_in_meaning: float = 0.35
     bm25_docs: int = 200  # top-K evidence documents by BM25
     knn_questions: int = 100  # top-K distinct similar questions (or profiles) by meaning
     people: int = 400  # top-K people by profile document, and by topics vector
@@ -179,10 +183,14 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
     signals: dict[str, dict[str, float]] = {
         name: {} for name in ("text", "semantic", "tags", "activity", "profile", "topics")}
     evidence: dict[str, dict[str, Evidence]] = {}
+    # The parts of the meaning signals that come from evidence not close in meaning.
+    remote: dict[str, dict[str, float]] = {"semantic": {}, "topics": {}}
 
     def add(signal: str, hit: Hit, value: float) -> None:
         person = hit.doc.person_id
         signals[signal][person] = signals[signal].get(person, 0.0) + value
+        if signal in remote and hit.score < weights.close_in_meaning:
+            remote[signal][person] = remote[signal].get(person, 0.0) + value
         item = evidence.setdefault(person, {}).get(hit.doc.id)
         if item is None:
             item = evidence[person][hit.doc.id] = Evidence(
@@ -218,6 +226,8 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
         for person, value in values.items():
             if value > 0:
                 signals[name][person] = value
+                if name in remote and value < weights.close_in_meaning:
+                    remote[name][person] = value
                 evidence.setdefault(person, {})[name] = Evidence(
                     kind=name, doc_id="", weight=0.0, text=WHOLE_PERSON_TEXT[name],
                     signals={name: value})
@@ -238,8 +248,9 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
                                        "busiest answerer's pace",
                                   weight=signals["activity"][person] * scale["activity"]))
         items.sort(key=lambda e: (-e.weight, e.doc_id))
-        busy = signals["activity"].get(person, 0.0) * scale.get("activity", 0.0)
-        on_topic = (score - busy >= weights.min_topical_share * score
+        aside = signals["activity"].get(person, 0.0) * scale.get("activity", 0.0) + sum(
+            part.get(person, 0.0) * scale.get(name, 0.0) for name, part in remote.items())
+        on_topic = (score - aside >= weights.min_topical_share * score
                     or any(e.kind == "skills" and e.matched for e in items))
         suggestions.append(Suggestion(person, score, items, on_topic=on_topic))
     suggestions.sort(key=rank_order)

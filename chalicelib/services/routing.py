@@ -51,7 +51,8 @@ class RoutingService:
         self.clock = clock
         self.notifier = notifier
         self.weights = weights or matching.Weights(
-            half_life_days=settings.recency_half_life_days)
+            half_life_days=settings.recency_half_life_days,
+            close_in_meaning=settings.similar_min_cosine)
         # CommunityService (or None): members preferred, community managers escalated to.
         self.communities = communities
 

@@ -119,3 +119,20 @@ def test_being_busy_is_no_expertise_and_a_declared_skill_on_the_question_is():
     # A question that does not name dora's skill finds her only busy.
     untagged = matching.score_people(hits, [], NO_TAGS, activity, now=NOW, whole=whole)
     assert ranking(untagged) == ["tess", "bob", "busy", "dora"]
+
+
+def test_evidence_by_meaning_is_on_the_question_only_when_close_in_meaning():
+    # Every text is a little close to every other: a cosine of 0.2 is no sign of expertise.
+    whole = matching.PersonMatches(profile={}, topics={"near": 0.5, "far": 0.2})
+    question = EvidenceDoc(id="a9", person_id="vague", kind="answer", text="other",
+                           question_id="q9", created_at="2026-05-01T00:00:00Z")
+    activity = {"near": 1.0, "far": 0.01, "vague": 0.01}
+    ranked = matching.score_people([], [Hit(question, 0.3)], NO_TAGS, activity, now=NOW,
+                                   whole=whole)
+    assert {s.person_id: s.on_topic for s in ranked} == {
+        "near": True, "far": False, "vague": False}
+    assert ranking(ranked)[0] == "near"
+    # The floor is the embedding model's scale, a setting: lower, the same evidence counts.
+    loose = matching.score_people([], [Hit(question, 0.3)], NO_TAGS, activity, now=NOW,
+                                  whole=whole, weights=matching.Weights(close_in_meaning=0.1))
+    assert all(s.on_topic for s in loose)
