@@ -254,12 +254,18 @@ class Embedder(Protocol):
         """A float32 array of shape (len(texts), dimensions): one unit vector per text."""
 
 
+class MailNotSent(Exception):
+    """The mail service did not take a mail: it refused it, or was still unreachable after
+    its own retries."""
+
+
 class Mailer(Protocol):
     """Sends notification mails (outbox + SMTP locally, SES on AWS)."""
 
     def send(self, *, to: str, subject: str, text: str, headers: dict[str, str] | None = None,
              kind: str = "notification") -> str:
-        """Queue or send one mail; returns its Message-ID."""
+        """Queue or send one mail; returns its Message-ID. :raises MailNotSent: a mail that
+        went nowhere and that the mailer keeps no record of (the caller logs it)."""
 
 
 class Clock(Protocol):

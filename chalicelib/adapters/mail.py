@@ -19,7 +19,7 @@ from typing import Sequence
 from urllib.parse import urlparse
 
 from ..mail_ports import PRIVATE_HEADER, DigestItem, InboundRecord, ReplyAddress
-from ..ports import Page
+from ..ports import MailNotSent, Page
 from .sqlite_db import SQLiteDatabase, add_column, decode_cursor, dumps, encode_cursor
 
 SCHEMA = """
@@ -144,8 +144,16 @@ class SesMailer:
             domain=self.sender.rpartition("@")[2])
         message = build_message(sender=self.sender, to=to, subject=subject, text=text,
                                 headers=headers, message_id=message_id)
-        response = self.client.send_raw_email(Source=self.sender, Destinations=[to],
-                                              RawMessage={"Data": message.as_bytes()})
+        from botocore.exceptions import BotoCoreError, ClientError
+        try:  # boto3 has already retried throttling and network errors
+            response = self.client.send_raw_email(Source=self.sender, Destinations=[to],
+                                                  RawMessage={"Data": message.as_bytes()})
+        except ClientError as error:
+            said = error.response.get("Error", {})
+            raise MailNotSent(f"SES refused the {kind} mail: {said.get('Code', '')}: "
+                              f"{said.get('Message', '')}") from error
+        except BotoCoreError as error:
+            raise MailNotSent(f"SES unreachable for the {kind} mail: {error}") from error
         host = ("email.amazonses.com" if self.region == "us-east-1"
                 else f"{self.region}.amazonses.com")
         return f"<{response['MessageId']}@{host}>"

@@ -1,14 +1,16 @@
 """Notifications: who is told what, through the Mailer port. Anonymous askers stay hidden."""
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from email.utils import make_msgid
 
 from ..clock import SystemClock, iso
 from ..domain import Answer, Profile, Question, Relay
 from ..mail_ports import PRIVATE_HEADER, MailLedger
-from ..ports import Clock, Mailer, ProfileStore
+from ..ports import Clock, Mailer, MailNotSent, ProfileStore
 
+log = logging.getLogger("relais.notify")
 MAX_REFERENCES = 10
 # What a mail that can be answered by mail (a relay, a watched tag) says about replying.
 ANSWER_BY_REPLY = ("Reply to this mail to answer: your reply, without the quoted text, becomes "
@@ -154,8 +156,13 @@ class Notifier:
                            "Auto-Submitted": "auto-generated", "X-Relais-Kind": "digest"}
                 if any(item.private for item in pending):
                     headers[PRIVATE_HEADER] = "1"
-                self.mailer.send(to=person.email, subject=f"[Relais] Your digest ({len(pending)})",
-                                 text="\n".join(parts), kind="digest", headers=headers)
+                try:
+                    self.mailer.send(to=person.email,
+                                     subject=f"[Relais] Your digest ({len(pending)})",
+                                     text="\n".join(parts), kind="digest", headers=headers)
+                except MailNotSent as error:  # held for the next run
+                    log.warning("digest for %s not sent: %s", person_id, error)
+                    continue
                 people += 1
                 items += len(pending)
             self.ledger.mark_digests_sent([i.id for i in pending], iso(self.clock.now()))
@@ -189,8 +196,15 @@ class Notifier:
             headers["In-Reply-To"] = thread[-1]
             references = thread[:1] + thread[1 - MAX_REFERENCES:]
             headers["References"] = " ".join(dict.fromkeys(references))
-        sent_id = self.mailer.send(to=person.email, subject=subject, text=text, headers=headers,
-                                   kind=kind)
+        try:
+            sent_id = self.mailer.send(to=person.email, subject=subject, text=text,
+                                       headers=headers, kind=kind)
+        except MailNotSent as error:
+            # What the mail said stays in Relais (a relay in the person's list, an answer on
+            # the question): a refused mail must not undo the request that caused it.
+            log.warning("%s mail to %s about %s not sent: %s", kind, person.id, question_id,
+                        error)
+            return
         if self.ledger is not None:
             for known in dict.fromkeys([message_id, sent_id]):
                 self.ledger.add_thread_message(known, question_id, person.id)

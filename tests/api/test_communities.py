@@ -14,6 +14,7 @@ import app as app_module
 from chalicelib.auth import Caller
 from chalicelib.bootstrap import bootstrap
 from chalicelib.domain import Community, CommunityRole, Membership, Thanks
+from chalicelib.ports import MailNotSent
 from chalicelib.schemas import QuestionIn
 from chalicelib.services.routing import Draft
 from tests.conftest import Api, make_settings, seed_people
@@ -453,6 +454,18 @@ def test_community_managers_thank_relay_members(lively):
     assert shown[0]["community"]["name"] == "Streaming"
     listed = lively.get(f"/communities/{lively.cid}/relay-members", person="u5").json
     assert listed["items"][0]["thanked"] == 1
+
+
+def test_a_refused_mail_loses_neither_a_question_nor_thanks(lively, monkeypatch):
+    def refuse(**mail):
+        raise MailNotSent("SES refused the mail: MessageRejected: Email address is not verified.")
+    monkeypatch.setattr(lively.relais.mailer, "send", refuse)
+    asked = lively.post("/questions", {"title": "kafka rebalancing storm"}, person="u1")
+    assert asked.status_code == 201
+    assert lively.get(f"/questions/{asked.json['id']}/relays", person="u1").json["items"]
+    path = f"/communities/{lively.cid}/relay-members/u2/thanks"
+    assert lively.post(path, {"message": "Thank you!"}, person="u5").status_code == 201
+    assert len(lively.get("/profiles/u2/thanks", person="u6").json["items"]) == 1
 
 
 @pytest.mark.parametrize("person_id, body, status, field", [

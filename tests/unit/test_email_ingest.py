@@ -9,6 +9,7 @@ import pytest
 from chalicelib.auth import Caller
 from chalicelib.clock import FixedClock
 from chalicelib.mail_ports import InboundRecord
+from chalicelib.ports import MailNotSent
 from chalicelib.schemas import AnswerIn, ProfilePatch, QuestionIn
 from tests.email_kit import (ASK, MAIL_HOST, build_mail, fixture, make_relais, outbox,
                              reply_address)
@@ -371,6 +372,27 @@ def test_daily_readers_get_one_digest_instead_of_mails(relais):
     to = f"reply+{address.token}@{MAIL_HOST}"
     raw = build_mail(sender=expert.email, to=to, subject="Re: digest", text="Use Corp-2.")
     assert relais.email_in.ingest(raw, expert.email, [to]).outcome == "answer"
+
+
+def test_a_mail_service_that_refuses_loses_nothing_and_undoes_nothing(relais, monkeypatch):
+    send = relais.notifier.mailer.send
+
+    def refuse(**mail):
+        raise MailNotSent("SES refused the mail: MessageRejected: Email address is not verified.")
+    monkeypatch.setattr(relais.notifier.mailer, "send", refuse)
+    question_id = ask(relais).question_id  # asked, and relayed, whatever the mails
+    relays = relais.question_store.relays_for_question(question_id)
+    assert relays and all(r.state == "notified" for r in relays)
+    assert outbox(relais, "relay") == []
+    # A digest that could not go stays held, and goes with the next run.
+    for relay in relays:
+        expert = relais.profile_store.get(relay.expert_id)
+        relais.profile_store.update(expert.replace(notify="daily"))
+    relais.notifier.relayed(relais.questions.get(question_id), relays[0])
+    assert relais.notifier.send_digests() == {"people": 0, "items": 0}
+    monkeypatch.setattr(relais.notifier.mailer, "send", send)
+    assert relais.notifier.send_digests() == {"people": 1, "items": 1}
+    assert len(outbox(relais, "digest")) == 1
 
 
 def test_every_mail_about_a_question_threads_under_the_previous_one(relais):

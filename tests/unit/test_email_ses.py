@@ -13,6 +13,7 @@ from moto.ses.models import ses_backends
 
 import app as app_module
 from chalicelib.adapters.mail import S3MailStore, SesMailer, aws_client, read_ses_object
+from chalicelib.ports import MailNotSent
 from tests.email_kit import ASK, build_mail, make_relais, outbox
 
 REGION = "eu-west-1"
@@ -62,6 +63,13 @@ def test_ses_mailer_sends_raw_mail_with_threading_headers(aws):
     assert message["X-Relais-Kind"] == "relay"
     assert message["X-Relais-Private"] is None  # an instruction to the mailer only
     assert message.get_payload(decode=True).decode().strip() == "Hello Marie"
+
+
+def test_a_mail_ses_refuses_is_reported_as_not_sent(aws):
+    mailer = SesMailer("relais@unverified.example.com", REGION)  # SES refuses this sender
+    with pytest.raises(MailNotSent, match="MessageRejected"):
+        mailer.send(to="marie.curie@acme.example", subject="[Relais] A question",
+                    text="Hello Marie", kind="relay")
 
 
 def test_read_ses_object_takes_envelope_and_verdicts_from_ses_headers(aws):
