@@ -185,6 +185,9 @@ export class Api {
   inbox = () => this.get<Page<Relay>>("/relays", { state: "open", limit: 100 });
   watchedQuestions = () => this.get<Page<Question>>("/questions", { watched: true, status: "open", limit: 20 });
   decline = (id: string) => this.call<Relay>("POST", `/questions/${encodeURIComponent(id)}/decline`);
+  exportMine = () => this.get<Record<string, unknown>>("/me/export");
+  deleteMe = () =>
+    this.call<{ id: string; deleted: boolean; answers_kept: number }>("DELETE", "/me?confirm=true");
   snooze = (id: string, hours: number) =>
     this.call<Relay>("POST", `/questions/${encodeURIComponent(id)}/snooze`, { hours });
 }

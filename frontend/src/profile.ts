@@ -1,5 +1,6 @@
 // My profile: bio, skills, what my answers show (declare or mute a tag), the tags I watch and
-// how mail reaches me, languages, site, "leave routing" and "away until".
+// how mail reaches me, languages, site, "leave routing" and "away until"; my data, to download
+// or delete.
 import { html, nothing, type PropertyValues } from "lit";
 import { ApiError, type InferredTag, type Profile } from "./api";
 import { Panel } from "./base";
@@ -13,12 +14,15 @@ const skillKey = (s: string) =>
 export class ProfilePanel extends Panel {
   static properties = {
     ...Panel.properties, profile: { state: true }, skills: { state: true },
-    inferred: { state: true }, muted: { state: true },
+    inferred: { state: true }, muted: { state: true }, confirmingDelete: { state: true },
+    deleted: { state: true },
   };
   declare profile: Profile | null;
   declare skills: string[];
   declare inferred: InferredTag[] | null;
   declare muted: string[];
+  declare confirmingDelete: boolean;
+  declare deleted: boolean;
 
   constructor() {
     super();
@@ -26,6 +30,8 @@ export class ProfilePanel extends Panel {
     this.skills = [];
     this.inferred = null;
     this.muted = [];
+    this.confirmingDelete = false;
+    this.deleted = false;
   }
 
   protected updated(changed: PropertyValues) {
@@ -107,9 +113,32 @@ export class ProfilePanel extends Panel {
     }
   }
 
+  // Everything Relais holds about me, as the JSON file GET /me/export gives.
+  private async download() {
+    const data = await this.run(() => this.ctx.api.exportMine(), this.t("profile.downloaded"));
+    if (!data) return;
+    const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = "relais-my-data.json";
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }
+
+  private async deleteMe() {
+    const done = await this.run(() => this.ctx.api.deleteMe());
+    if (done) {
+      this.confirmingDelete = false;
+      this.deleted = true;
+    }
+  }
+
   render() {
     const t = this.t;
     const p = this.profile;
+    if (this.deleted) return html`<h2>${t("profile.heading")}</h2><p class="status" role="status">${t("profile.deletedDone")}</p>`;
     if (!p) return html`<h2>${t("profile.heading")}</h2>${this.messages()}<p class="status">${t("loading")}</p>`;
     return html`<form @submit=${this.save} class="profile" novalidate>
       <h2>${t("profile.heading")}</h2>
@@ -147,7 +176,23 @@ export class ProfilePanel extends Panel {
       <input type="date" id="away_until" name="away_until" style="max-width:14rem" .value=${p.away_until ?? ""}>
       <div class="actions"><button class="primary" type="submit" ?disabled=${this.busy}>${t("profile.save")}</button></div>
       ${this.messages()}
-    </form>`;
+    </form>
+    <section class="my-data" aria-labelledby="my-data-heading">
+      <h3 id="my-data-heading">${t("profile.data")}</h3>
+      <p class="meta">${t("profile.dataHelp")}</p>
+      <div class="actions">
+        <button type="button" @click=${this.download} ?disabled=${this.busy}>${t("profile.download")}</button>
+        <button type="button" @click=${() => (this.confirmingDelete = true)} ?disabled=${this.busy}
+          aria-expanded=${this.confirmingDelete ? "true" : "false"}>${t("profile.delete")}</button>
+      </div>
+      ${this.confirmingDelete ? html`<div class="card" role="group" aria-label=${t("profile.delete")}>
+        <p>${t("profile.deleteWarning")}</p>
+        <div class="actions">
+          <button type="button" class="danger" @click=${this.deleteMe} ?disabled=${this.busy}>${t("profile.deleteConfirm")}</button>
+          <button type="button" @click=${() => (this.confirmingDelete = false)}>${t("profile.cancel")}</button>
+        </div>
+      </div>` : nothing}
+    </section>`;
   }
 
   // The tags of the questions I answered (and any I muted), each with how much it counts,

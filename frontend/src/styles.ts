@@ -44,6 +44,7 @@ export const styles = css`
     text-decoration: none; display: inline-block; line-height: 1.3;
   }
   button.primary { background: var(--accent); color: #fff; }
+  button.danger { background: var(--danger); border-color: var(--danger); color: #fff; }
   button:disabled { opacity: .6; cursor: default; }
   button.link { border: none; padding: 0; background: none; text-align: left; text-decoration: underline; }
   .actions { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: .6rem; align-items: center; }

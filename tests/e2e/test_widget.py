@@ -596,6 +596,38 @@ def test_watch_tags_and_read_mail_once_a_day(server, open_widget, shots):
     assert not page.errors
 
 
+# My data: download it, delete it ------------------------------------------------------------
+def test_download_then_delete_my_data(server, open_widget):
+    person = f"e2e-{uuid.uuid4().hex[:6]}"
+    server.call("POST", "/hr/profiles", {"profiles": [
+        {"id": person, "name": "Dana Leaving", "email": f"{person}@example.com"}]},
+        person="hr", role="hr")
+    question = server.call("POST", "/questions", {"title": f"Where are the {person} invoices?"},
+                           person=person)
+    page = open_widget(person)
+    panel = tab(page, "My profile")
+    with page.expect_download() as info:
+        panel.get_by_role("button", name="Download my data").click()
+    assert info.value.suggested_filename == "relais-my-data.json"
+    data = json.loads(Path(info.value.path()).read_text())
+    assert data["profile"]["id"] == person and data["profile"]["name"] == "Dana Leaving"
+    assert [q["title"] for q in data["questions"]] == [question["title"]]
+    panel.locator(".notice", has_text="Your data was downloaded").wait_for()
+
+    panel.get_by_role("button", name="Delete my data…").click()
+    panel.get_by_role("button", name="Cancel").click()  # changed their mind: nothing happens
+    assert server.call("GET", "/me", person=person)["name"] == "Dana Leaving"
+    panel.get_by_role("button", name="Delete my data…").click()
+    panel.get_by_text("This cannot be undone.").wait_for()
+    panel.get_by_role("button", name="Delete my data", exact=True).click()
+    panel.locator("[role=status]", has_text="Your data was deleted").wait_for()
+    with pytest.raises(AssertionError, match="404"):
+        server.call("GET", "/me", person=person)
+    kept = server.call("GET", f"/questions/{question['id']}")
+    assert kept["title"] == question["title"]  # what they asked stays, for the others
+    assert not page.errors
+
+
 # Languages, keyboard, accessibility, small screens, token providers ---------------------------
 def test_french_from_the_browser_and_switchable(open_widget):
     page = open_widget(ASKER, lang="", locale="fr-FR")
