@@ -55,7 +55,7 @@ class Weights:
     # wrote or declared. Evidence by meaning counts as on the question only from
     # `close_in_meaning` (cosine; the embedding model's scale, Settings.similar_min_cosine):
     # every text is a little close to every other. On the benchmark's selection slices this
-    # moves MRR by under 0.1 % (there, nearly everyone near the top has evidence on the
+    # moves MRR by 0.1 % at most (there, nearly everyone near the top has evidence on the
     # question); in a company it keeps the merely busy from being relayed questions outside
     # their field.
     min_topical_share: float = 0.2
