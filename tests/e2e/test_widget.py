@@ -314,6 +314,23 @@ def test_ask_relay_answer_accept(server, open_widget, shots):
     assert not asker.errors and not helper.errors
 
 
+def test_a_suggestion_made_only_for_being_active_says_so(server, open_widget):
+    # Nobody in the demo wrote or declared anything on parking bikes: whoever is suggested
+    # is suggested for being active lately, and the card says it.
+    page = open_widget(ASKER)
+    ask_draft(page, "Where can I park my bike at the office?")
+    wait_for_suggestions(page)
+    experts = page.locator("relais-ask li.expert")
+    said = "Suggested for being active lately: little on this topic yet"
+    assert experts.first.get_by_text(said).is_visible()
+    suggested = server.call("POST", "/suggestions/experts",
+                            {"title": "Where can I park my bike at the office?"})["experts"]
+    assert suggested and not any(e["on_topic"] for e in suggested)
+    ask_draft(page, "How do I profile a slow Python service in production?", tags="python")
+    wait_for_suggestions(page)
+    assert experts.first.get_by_text(said).count() == 0
+
+
 def test_anonymous_question_hides_the_asker_from_the_expert(server, open_widget):
     asker = open_widget(ASKER)
     title = f"Quel test statistique pour comparer deux taux de conversion ? ({uuid.uuid4().hex[:6]})"
