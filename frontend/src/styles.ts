@@ -45,6 +45,7 @@ export const styles = css`
   }
   button.primary { background: var(--accent); color: #fff; }
   button.danger { background: var(--danger); border-color: var(--danger); color: #fff; }
+  .my-data { margin-top: 1.4rem; border-top: 1px solid var(--line); padding-top: .4rem; }
   button:disabled { opacity: .6; cursor: default; }
   button.link { border: none; padding: 0; background: none; text-align: left; text-decoration: underline; }
   .actions { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: .6rem; align-items: center; }
