@@ -183,8 +183,10 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
     signals: dict[str, dict[str, float]] = {
         name: {} for name in ("text", "semantic", "tags", "activity", "profile", "topics")}
     evidence: dict[str, dict[str, Evidence]] = {}
-    # The parts of the meaning signals that come from evidence not close in meaning.
+    # The parts of the meaning signals that come from evidence not close in meaning, and the
+    # people whose declared skills the question names.
     remote: dict[str, dict[str, float]] = {"semantic": {}, "topics": {}}
+    named: set[str] = set()
 
     def add(signal: str, hit: Hit, value: float) -> None:
         person = hit.doc.person_id
@@ -197,6 +199,8 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
                 kind=hit.doc.kind, doc_id=hit.doc.id, weight=0.0, question_id=hit.doc.question_id,
                 accepted=hit.doc.accepted, text=hit.doc.text[:200],
                 matched=matched_terms(hit.doc, query_tags, query_text))
+            if item.kind == "skills" and item.matched:
+                named.add(person)
         item.signals[signal] = item.signals.get(signal, 0.0) + value
 
     for hit in bm25_hits:
@@ -233,6 +237,12 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
                     signals={name: value})
     scale = {name: getattr(weights, name) / max(values.values())
              for name, values in signals.items() if values and max(values.values()) > 0}
+    # What does not tie a person to the question: activity, and meaning from afar.
+    aside = {person: value * scale.get("activity", 0.0)
+             for person, value in signals["activity"].items()}
+    for name, part in remote.items():
+        for person, value in part.items():
+            aside[person] = aside.get(person, 0.0) + value * scale.get(name, 0.0)
     suggestions = []
     for person in set().union(*signals.values()):
         score = sum(values.get(person, 0.0) * scale.get(name, 0.0)
@@ -248,10 +258,8 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
                                        "busiest answerer's pace",
                                   weight=signals["activity"][person] * scale["activity"]))
         items.sort(key=lambda e: (-e.weight, e.doc_id))
-        aside = signals["activity"].get(person, 0.0) * scale.get("activity", 0.0) + sum(
-            part.get(person, 0.0) * scale.get(name, 0.0) for name, part in remote.items())
-        on_topic = (score - aside >= weights.min_topical_share * score
-                    or any(e.kind == "skills" and e.matched for e in items))
+        on_topic = (score - aside.get(person, 0.0) >= weights.min_topical_share * score
+                    or person in named)
         suggestions.append(Suggestion(person, score, items, on_topic=on_topic))
     suggestions.sort(key=rank_order)
     return suggestions
