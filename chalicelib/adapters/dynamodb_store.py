@@ -1134,17 +1134,10 @@ class DynamoDBQuestionStore(_DynamoDBTable):
             if not item.get("voter_id"):
                 continue
             update = _Expr()
-            try:
-                self.client.update_item(
-                    TableName=self.table, Key=_key(item["pk"], item["sk"]),
-                    UpdateExpression=f"SET {update.n('voter_pk')} = {update.n('voter_id')}",
-                    ConditionExpression=(f"attribute_exists({update.n('pk')}) AND "
-                                         f"attribute_not_exists({update.n('voter_pk')})"),
-                    **update.params())
-                updated += 1
-            except ClientError as error:
-                if _code(error) != "ConditionalCheckFailedException":
-                    raise
+            updated += self._update_if(
+                item, f"SET {update.n('voter_pk')} = {update.n('voter_id')}",
+                f"attribute_exists({update.n('pk')}) AND "
+                f"attribute_not_exists({update.n('voter_pk')})", update)
         return updated
 
     def index_old_community_questions(self) -> int:
@@ -1163,20 +1156,24 @@ class DynamoDBQuestionStore(_DynamoDBTable):
                 continue
             update = _Expr()
             entry = self._question_item(question, item["order_key"])
-            try:
-                self.client.update_item(
-                    TableName=self.table, Key=_key(item["pk"], item["sk"]),
-                    UpdateExpression=(f"SET {update.n('changes_pk')} = "
-                                      f"{update.v(entry['changes_pk'])}, "
-                                      f"{update.n('changes_sk')} = "
-                                      f"{update.v(entry['changes_sk'])}"),
-                    ConditionExpression=f"{update.n('version')} = {update.v(question.version)}",
-                    **update.params())
-                updated += 1
-            except ClientError as error:
-                if _code(error) != "ConditionalCheckFailedException":
-                    raise
+            updated += self._update_if(
+                item, f"SET {update.n('changes_pk')} = {update.v(entry['changes_pk'])}, "
+                      f"{update.n('changes_sk')} = {update.v(entry['changes_sk'])}",
+                f"{update.n('version')} = {update.v(question.version)}", update)
         return updated
+
+    def _update_if(self, item: dict, update: str, condition: str, expr: _Expr) -> bool:
+        """One conditional UpdateItem on `item`'s key; False when the condition did not hold
+        (another write came first and decides)."""
+        try:
+            self.client.update_item(TableName=self.table, Key=_key(item["pk"], item["sk"]),
+                                    UpdateExpression=update, ConditionExpression=condition,
+                                    **expr.params())
+            return True
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            return False
 
     def set_vote(self, answer_id: str, voter_id: str, value: int, attempts: int = 12) -> int:
         """The vote and the answer's score change in one transaction; the vote's condition
