@@ -7,7 +7,6 @@ never from title or grade: nothing in this module reads the hierarchy.
 """
 from __future__ import annotations
 
-import logging
 import secrets
 from collections import Counter
 from datetime import datetime, timedelta
@@ -17,12 +16,11 @@ from ..clock import iso
 from ..config import Settings
 from ..domain import Community, CommunityRole, Membership, Profile, Question, Thanks
 from ..errors import Conflict, Forbidden, NotFound, ValidationError, field_error
-from ..ports import CommunityStore, Mailer, MailNotSent, Page, ProfileStore, QuestionStore
+from ..ports import CommunityStore, Mailer, Page, ProfileStore, QuestionStore
 from ..schemas import CommunityIn, CommunityPatch
 from .audit import AuditService
 from .modules import ModuleService
-
-log = logging.getLogger("relais.communities")
+from .notify import send_or_log
 
 MAX_RETRIES = 5
 
@@ -360,15 +358,12 @@ class RecognitionService:
         if self.mailer is not None and person is not None and person.email:
             sender = self.profiles.get(caller.id)
             who = sender.name if sender is not None and not sender.deleted else "Relais"
-            try:
-                self.mailer.send(
-                    to=person.email, kind="thanks",
-                    subject=f"[Relais] Thank you from the {community.name} community",
-                    text=(f"Hello {person.name},\n\n{who} thanks you for making the "
-                          f"{community.name} community live:\n\n{message}\n"),
-                    headers={"Auto-Submitted": "auto-generated", "X-Relais-Kind": "thanks"})
-            except MailNotSent as error:  # the thanks stay on their profile
-                log.warning("thanks mail to %s not sent: %s", person_id, error)
+            send_or_log(  # not taken, the thanks still show on their profile
+                self.mailer, f"to {person_id}", to=person.email, kind="thanks",
+                subject=f"[Relais] Thank you from the {community.name} community",
+                text=(f"Hello {person.name},\n\n{who} thanks you for making the "
+                      f"{community.name} community live:\n\n{message}\n"),
+                headers={"Auto-Submitted": "auto-generated", "X-Relais-Kind": "thanks"})
         return thanks
 
     def thanks_for(self, person_id: str) -> list[dict]:

@@ -12,6 +12,19 @@ from ..ports import Clock, Mailer, MailNotSent, ProfileStore
 
 log = logging.getLogger("relais.notify")
 MAX_REFERENCES = 10
+
+
+def send_or_log(mailer: Mailer, about: str, **mail) -> str | None:
+    """Send one mail; its Message-ID, or None (logged, with `about`) when the mail service
+    did not take it. What a mail tells of is already in Relais (a relay in the person's list,
+    an answer on the question, thanks on a profile): a refused mail must not undo the request
+    that caused it."""
+    try:
+        return mailer.send(**mail)
+    except MailNotSent as error:
+        log.warning("%s mail %s not sent: %s", mail.get("kind", "notification"), about, error)
+        return None
+
 # What a mail that can be answered by mail (a relay, a watched tag) says about replying.
 ANSWER_BY_REPLY = ("Reply to this mail to answer: your reply, without the quoted text, becomes "
                    "your answer.\n")
@@ -156,13 +169,10 @@ class Notifier:
                            "Auto-Submitted": "auto-generated", "X-Relais-Kind": "digest"}
                 if any(item.private for item in pending):
                     headers[PRIVATE_HEADER] = "1"
-                try:
-                    self.mailer.send(to=person.email,
-                                     subject=f"[Relais] Your digest ({len(pending)})",
-                                     text="\n".join(parts), kind="digest", headers=headers)
-                except MailNotSent as error:  # held for the next run
-                    log.warning("digest for %s not sent: %s", person_id, error)
-                    continue
+                if send_or_log(self.mailer, f"to {person_id}", to=person.email,
+                               subject=f"[Relais] Your digest ({len(pending)})",
+                               text="\n".join(parts), kind="digest", headers=headers) is None:
+                    continue  # held for the next run
                 people += 1
                 items += len(pending)
             self.ledger.mark_digests_sent([i.id for i in pending], iso(self.clock.now()))
@@ -196,14 +206,10 @@ class Notifier:
             headers["In-Reply-To"] = thread[-1]
             references = thread[:1] + thread[1 - MAX_REFERENCES:]
             headers["References"] = " ".join(dict.fromkeys(references))
-        try:
-            sent_id = self.mailer.send(to=person.email, subject=subject, text=text,
-                                       headers=headers, kind=kind)
-        except MailNotSent as error:
-            # What the mail said stays in Relais (a relay in the person's list, an answer on
-            # the question): a refused mail must not undo the request that caused it.
-            log.warning("%s mail to %s about %s not sent: %s", kind, person.id, question_id,
-                        error)
+        sent_id = send_or_log(self.mailer, f"to {person.id} about {question_id}",
+                              to=person.email, subject=subject, text=text, headers=headers,
+                              kind=kind)
+        if sent_id is None:
             return
         if self.ledger is not None:
             for known in dict.fromkeys([message_id, sent_id]):
