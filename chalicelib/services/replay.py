@@ -70,8 +70,8 @@ class PolicyReplay:
     @staticmethod
     def _relayed(routing: RoutingService, question) -> list[str]:
         """Who `routing` would relay the question to if it were asked now."""
-        return [s.person_id for s in routing.rank_question(question,
-                                                           routing.settings.relay_count)]
+        return [s.person_id for s in routing.relay_choice(question,
+                                                          routing.settings.relay_count)]
 
     def _summary(self, relays: dict[str, list[str]], counts: Counter,
                  above: dict[str, set[str]]) -> dict:

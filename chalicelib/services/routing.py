@@ -190,12 +190,24 @@ class RoutingService:
         return self.rank(draft, question.asker_id, limit=count, also_exclude=also_exclude,
                          prefer=prefer)
 
+    def relay_choice(self, question: Question, count: int,
+                     also_exclude: set[str] = frozenset()) -> list[matching.Suggestion]:
+        """Who `question` goes to next: the best `count` people, those on its topic among
+        them, or, when none is, the ones suggested for being active lately."""
+        suggestions = self.rank_question(question, count, also_exclude=also_exclude)
+        # People suggested only for being active come after everyone on the topic
+        # (rank_order). They get the question when nobody on its topic is left, rather than
+        # fill the places that people on the topic did not take.
+        on_topic = [s for s in suggestions if s.on_topic]
+        return on_topic or suggestions
+
     def route(self, question: Question, count: int | None = None, *,
               reason: str = "match") -> list[Relay]:
-        """Relay `question` to the next best `count` people it was not yet relayed to."""
+        """Relay `question` to the next people `relay_choice` picks among those it was not
+        yet relayed to (`count` at most)."""
         count = self.settings.relay_count if count is None else count
         already = {r.expert_id for r in self.questions.relays_for_question(question.id)}
-        suggestions = self.rank_question(question, count, also_exclude=already)
+        suggestions = self.relay_choice(question, count, also_exclude=already)
         return [self._relay(question, s.person_id, reason, rank=len(already) + i + 1,
                             score=s.score, explanation=matching.explain(s))
                 for i, s in enumerate(suggestions)]

@@ -55,6 +55,32 @@ def test_people_suggested_only_for_being_busy_come_last_and_say_so(api, org):
     assert {e["person"]["id"]: e["on_topic"] for e in asked.json["experts"]}["busy"] is True
 
 
+def test_a_question_goes_to_people_on_its_topic_before_anyone_busy(api):
+    relais = api.relais
+    relais.hr_sync.upsert([{"id": "asker", "name": "Asker"}, {"id": "pythonist", "name": "Py"},
+                           {"id": "busy", "name": "Busy Bee"}])
+    python = relais.questions.ask(Caller("asker"), QuestionIn(
+        title="Python worker memory keeps growing", tags=["python"]), route=False)
+    relais.questions.answer(Caller("pythonist"), python.id,
+                            AnswerIn(body="Profile the Python heap with tracemalloc."))
+    for number in range(10):  # busier than anyone, on nothing close to Python
+        expenses = relais.questions.ask(Caller("asker"), QuestionIn(
+            title=f"Expense report number {number} refused", tags=["expenses"]), route=False)
+        relais.questions.answer(Caller("busy"), expenses.id,
+                                AnswerIn(body="Attach the receipt as a PDF."))
+    asked = api.post("/questions", {"title": "How do I profile Python memory?",
+                                    "tags": ["python"]}, person="asker")
+    question_id = asked.json["id"]
+    relays = api.get(f"/questions/{question_id}/relays", person="asker").json["items"]
+    assert [r["expert"]["id"] for r in relays] == ["pythonist"]  # not three, busy left out
+    assert api.post(f"/questions/{question_id}/decline", person="pythonist").status_code == 200
+    after = api.get(f"/questions/{question_id}/relays", person="asker").json["items"]
+    rerouted = [r for r in after if r["reason"] == "reroute"]
+    # nobody on the topic is left: someone active still gets it, and is told why
+    assert [r["expert"]["id"] for r in rerouted] == ["busy"]
+    assert rerouted[0]["explanation"][0]["kind"] == "activity"
+
+
 def test_similar_answered_questions_for_a_draft(api, org):
     response = api.post("/suggestions/questions", {"title": "postgresql query planner problem"},
                         person="h9")
