@@ -50,15 +50,18 @@ class Weights:
     # line: read as they are, the signal's shape would depend on the calendar.
     activity_knee: float = 20.0
     # Recent activity adds to what ties a person to the question, it never makes an expert
-    # alone: people less than min_topical_share of whose score is evidence on the question
-    # (and whose declared skills do not name it) come after everyone suggested for what they
-    # wrote or declared. Evidence by meaning counts as on the question only from
+    # alone: people less than min_topical_share of whose score is evidence on the question,
+    # or whose evidence on it is less than min_topical_of_best of the best candidate's (a
+    # word in common, "profile" in a recruiter's answer for "how do I profile memory"), come
+    # after everyone suggested for what they wrote or declared, unless their declared skills
+    # name the question. Evidence by meaning counts as on the question only from
     # `close_in_meaning` (cosine; the embedding model's scale, Settings.similar_min_cosine):
-    # every text is a little close to every other. On the benchmark's selection slices this
-    # moves MRR by 0.1 % at most (there, nearly everyone near the top has evidence on the
-    # question); in a company it keeps the merely busy from being relayed questions outside
+    # every text is a little close to every other. On the benchmark's selection slices the
+    # two moves MRR by 0.1 % at most (there, nearly everyone near the top has evidence on the
+    # question); in a company they keep the merely busy from being relayed questions outside
     # their field.
     min_topical_share: float = 0.2
+    min_topical_of_best: float = 0.1
     close_in_meaning: float = 0.35
     bm25_docs: int = 200  # top-K evidence documents by BM25
     knn_questions: int = 100  # top-K distinct similar questions (or profiles) by meaning
@@ -243,10 +246,14 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
     for name, part in remote.items():
         for person, value in part.items():
             aside[person] = aside.get(person, 0.0) + value * scale.get(name, 0.0)
+    scores = {person: sum(values.get(person, 0.0) * scale.get(name, 0.0)
+                          for name, values in signals.items())
+              for person in set().union(*signals.values())}
+    # What ties each person to the question, and the most that ties anyone to it.
+    topical = {person: score - aside.get(person, 0.0) for person, score in scores.items()}
+    best_topical = max(topical.values(), default=0.0)
     suggestions = []
-    for person in set().union(*signals.values()):
-        score = sum(values.get(person, 0.0) * scale.get(name, 0.0)
-                    for name, values in signals.items())
+    for person, score in scores.items():
         items = list(evidence.get(person, {}).values())
         for item in items:
             item.weight = sum(v * scale.get(name, 0.0) for name, v in item.signals.items())
@@ -258,7 +265,8 @@ def score_people(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit], expertise: T
                                        "busiest answerer's pace",
                                   weight=signals["activity"][person] * scale["activity"]))
         items.sort(key=lambda e: (-e.weight, e.doc_id))
-        on_topic = (score - aside.get(person, 0.0) >= weights.min_topical_share * score
+        on_topic = ((topical[person] >= weights.min_topical_share * score
+                     and topical[person] >= weights.min_topical_of_best * best_topical)
                     or person in named)
         suggestions.append(Suggestion(person, score, items, on_topic=on_topic))
     suggestions.sort(key=rank_order)

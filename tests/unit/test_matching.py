@@ -121,6 +121,36 @@ def test_being_busy_is_no_expertise_and_a_declared_skill_on_the_question_is():
     assert ranking(untagged) == ["tess", "bob", "busy", "dora"]
 
 
+def test_a_word_in_common_is_no_expertise():
+    # ana answered the question's topic (words, tag, profile, close topics). rita, a
+    # recruiter, shares a word with it ("profile") and is active: a quarter of her score is
+    # that word, a tenth of what ties ana to the question. dora declared the question's tag.
+    skills = EvidenceDoc(id="skills:dora", person_id="dora", kind="skills", text="python",
+                         created_at="2026-05-01T00:00:00Z")
+    hits = [Hit(answer("1", "ana"), 10.0), Hit(answer("2", "rita"), 1.0), Hit(skills, 1.0)]
+    whole = matching.PersonMatches(profile={"ana": 5.0, "rita": 0.75}, topics={"ana": 0.6})
+    expertise = TagExpertise({"ana": {"python": 3.0}}, {"python": 3.0})
+    activity = {"ana": 10.0, "rita": 2.0, "dora": 1.0}
+
+    def rank(weights=matching.DEFAULT_WEIGHTS):
+        return matching.score_people(hits, [], expertise, activity, now=NOW, whole=whole,
+                                     query_tags=["python"], weights=weights)
+
+    ranked = rank()
+    scores = {s.person_id: s.score for s in ranked}
+    rita = next(s for s in ranked if s.person_id == "rita")
+    on_question = sum(e.weight for e in rita.evidence if e.kind != "activity")
+    assert on_question >= 0.2 * rita.score  # her own share alone would keep her on topic
+    assert scores["rita"] > scores["dora"]  # and by score she would come before dora
+    assert ranking(ranked) == ["ana", "dora", "rita"]
+    assert {s.person_id: s.on_topic for s in ranked} == {"ana": True, "dora": True,
+                                                        "rita": False}
+    # Measured against the best candidate's evidence, not her own score: without that
+    # floor she is back on topic, ahead of dora.
+    unfloored = rank(matching.Weights(min_topical_of_best=0.0))
+    assert ranking(unfloored) == ["ana", "rita", "dora"]
+
+
 def test_evidence_by_meaning_is_on_the_question_only_when_close_in_meaning():
     # Every text is a little close to every other: a cosine of 0.2 is no sign of expertise.
     whole = matching.PersonMatches(profile={}, topics={"near": 0.5, "far": 0.2})
