@@ -532,9 +532,10 @@ def figures(call):
 
 @api.route("/me/export", tag="privacy",
            summary="All my data: profile, questions (anonymous ones too), answers, votes, "
-                   "relays, communities, thanks.")
+                   "relays, communities, thanks. On AWS, an export over 4 MB comes as "
+                   "`download` (url, expires_at, bytes, filename): a link valid 15 minutes.")
 def export_my_data(call):
-    return relais().privacy.export(call.caller)
+    return relais().privacy.export_or_link(call.caller)
 
 
 @api.route("/me", "DELETE", tag="privacy",

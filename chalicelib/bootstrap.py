@@ -9,8 +9,8 @@ from .auth import TokenIssuer, token_secret
 from .clock import SystemClock
 from .config import Settings
 from .domain import Answer, Profile, Question
-from .ports import (AuditLog, Clock, CommunityStore, Embedder, Mailer, ProfileStore,
-                    QuestionStore, SearchIndex, SettingStore, VoteReader)
+from .ports import (AuditLog, Clock, CommunityStore, DownloadStore, Embedder, Mailer,
+                    ProfileStore, QuestionStore, SearchIndex, SettingStore, VoteReader)
 from .services.audit import AuditService
 from .services.communities import CommunityService, RecognitionService
 from .services.expertise import ExpertiseService
@@ -77,6 +77,7 @@ class Adapters:
     votes: VoteReader
     mail_ledger: object | None = None  # MailLedger; None switches the email channel off
     raw_mail: object | None = None  # RawMailStore for inbound messages
+    downloads: DownloadStore | None = None  # where exports too large for a response go
 
 
 def default_embedder(settings: Settings) -> Embedder:
@@ -167,6 +168,7 @@ def opensearch_client(settings: Settings):
 def aws_adapters(settings: Settings) -> Adapters:
     """DynamoDB records, OpenSearch search, SES mail. Indexing follows the DynamoDB stream
     (the indexer Lambda) unless `index_on_write` asks for it in process (local runs)."""
+    from .adapters.downloads import S3DownloadStore
     from .adapters.mail import (DynamoDBMailLedger, S3MailStore, SesMailer, aws_client,
                                 mail_table_name)
     from .adapters.opensearch_index import OpenSearchIndex
@@ -185,6 +187,7 @@ def aws_adapters(settings: Settings) -> Adapters:
         index_in_process=settings.index_on_write,
         mail_ledger=DynamoDBMailLedger(dynamodb, mail_table_name(settings.table_prefix)),
         raw_mail=S3MailStore(settings.mail_bucket, settings.aws_region),
+        downloads=S3DownloadStore(settings.mail_bucket, settings.aws_region),
         **aws_community_adapters(settings, dynamodb))
 
 
@@ -292,6 +295,7 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                   privacy=PrivacyService(adapters.profile_store, adapters.question_store,
                                          adapters.community_store, adapters.votes, clock, audit,
                                          on_change=profile_changed,
+                                         downloads=adapters.downloads,
                                          release_relays=lambda person_id: routing.mark_away(
                                              person_id, None)),
                   replay=PolicyReplay(routing, adapters.question_store, adapters.profile_store,

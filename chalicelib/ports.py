@@ -268,6 +268,25 @@ class Mailer(Protocol):
         went nowhere and that the mailer keeps no record of (the caller logs it)."""
 
 
+@dataclass(frozen=True)
+class Download:
+    """A file kept for its owner to fetch: a link that works until `expires_at`."""
+
+    url: str
+    expires_at: str  # ISO 8601, UTC
+    size: int  # bytes
+
+
+class DownloadStore(Protocol):
+    """Keeps a file too large for an API response (on AWS, Lambda refuses a response over
+    6 MB) where only a link that expires reads it: S3 on the aws profile. The embedded
+    profile has no such limit and none of these."""
+
+    def keep(self, key: str, body: bytes, *, content_type: str, filename: str) -> Download:
+        """Store `body` under `key` (kept for a day at most) and return a link that
+        downloads it as `filename` for a short while."""
+
+
 class Clock(Protocol):
     """The current time, injectable for tests."""
 

@@ -6,16 +6,22 @@ an anonymous one stays anonymous.
 """
 from __future__ import annotations
 
+import json
+import secrets
 from typing import Callable
 
 from ..auth import Caller
 from ..clock import iso
 from ..domain import Profile
 from ..errors import Conflict, NotFound
-from ..ports import CommunityStore, ProfileStore, QuestionStore, VoteReader
+from ..ports import CommunityStore, DownloadStore, ProfileStore, QuestionStore, VoteReader
 from .audit import AuditService
 
 EXPORT_FORMAT = "relais-export-v1"
+EXPORT_FILENAME = "relais-my-data.json"
+# Larger exports go through a DownloadStore where there is one: Lambda refuses a response
+# over 6 MB, and the JSON document grows on its way there (escaped again into the envelope).
+INLINE_EXPORT_BYTES = 4_000_000
 MAX_RETRIES = 5
 
 
@@ -31,7 +37,9 @@ class PrivacyService:
     def __init__(self, profiles: ProfileStore, questions: QuestionStore,
                  communities: CommunityStore, votes: VoteReader, clock, audit: AuditService,
                  *, on_change: Callable[[Profile], None] = lambda profile: None,
-                 release_relays: Callable[[str], object] = lambda person_id: None):
+                 release_relays: Callable[[str], object] = lambda person_id: None,
+                 downloads: DownloadStore | None = None,
+                 inline_export_bytes: int = INLINE_EXPORT_BYTES):
         self.profiles = profiles
         self.questions = questions
         self.communities = communities
@@ -40,6 +48,8 @@ class PrivacyService:
         self.audit = audit
         self.on_change = on_change  # the indexer hook: a deleted person's evidence goes
         self.release_relays = release_relays  # open relays go to someone else
+        self.downloads = downloads
+        self.inline_export_bytes = inline_export_bytes
 
     def _me(self, caller: Caller) -> Profile:
         profile = self.profiles.get(caller.id)
@@ -85,6 +95,22 @@ class PrivacyService:
             "thanks_received": [t.to_dict() for t in self.communities.thanks_to(profile.id)],
             "thanks_given": [t.to_dict() for t in self.communities.thanks_from(profile.id)],
         }
+
+    def export_or_link(self, caller: Caller) -> dict:
+        """The export as the API gives it: the document itself, or, when it is too large
+        for a response and there is a DownloadStore, a link to download it from."""
+        data = self.export(caller)
+        if self.downloads is None:
+            return data
+        body = json.dumps(data, ensure_ascii=False).encode("utf-8")
+        if len(body) <= self.inline_export_bytes:
+            return data
+        # A name nobody can guess: the bucket is private, but the name outlives the link.
+        kept = self.downloads.keep(f"{secrets.token_urlsafe(24)}.json", body,
+                                   content_type="application/json", filename=EXPORT_FILENAME)
+        return {"format": EXPORT_FORMAT, "exported_at": data["exported_at"],
+                "download": {"url": kept.url, "expires_at": kept.expires_at,
+                             "bytes": kept.size, "filename": EXPORT_FILENAME}}
 
     def delete(self, caller: Caller) -> dict:
         """Erase the caller's personal fields and mark them deleted; answers stay, shown as a

@@ -105,6 +105,15 @@ export interface Page<T> {
   total?: number;
 }
 
+// GET /me/export: the whole document, or, when it is too large for a response (on AWS), a
+// link to it that expires.
+export interface MyData {
+  format: string;
+  exported_at: string;
+  download?: { url: string; expires_at: string; bytes: number; filename: string };
+  [part: string]: unknown;
+}
+
 export interface Draft {
   title: string;
   body: string;
@@ -185,7 +194,7 @@ export class Api {
   inbox = () => this.get<Page<Relay>>("/relays", { state: "open", limit: 100 });
   watchedQuestions = () => this.get<Page<Question>>("/questions", { watched: true, status: "open", limit: 20 });
   decline = (id: string) => this.call<Relay>("POST", `/questions/${encodeURIComponent(id)}/decline`);
-  exportMine = () => this.get<Record<string, unknown>>("/me/export");
+  exportMine = () => this.get<MyData>("/me/export");
   deleteMe = () =>
     this.call<{ id: string; deleted: boolean; answers_kept: number }>("DELETE", "/me?confirm=true");
   snooze = (id: string, hours: number) =>

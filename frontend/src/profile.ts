@@ -113,18 +113,22 @@ export class ProfilePanel extends Panel {
     }
   }
 
-  // Everything Relais holds about me, as the JSON file GET /me/export gives.
+  // Everything Relais holds about me, as the JSON file GET /me/export gives; an export too
+  // large for a response comes as a link to the file (it downloads under its own name).
   private async download() {
     const data = await this.run(() => this.ctx.api.exportMine(), this.t("profile.downloaded"));
     if (!data) return;
-    const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
     const link = document.createElement("a");
-    link.href = url;
-    link.download = "relais-my-data.json";
+    if (data.download) {
+      link.href = data.download.url;
+    } else {
+      link.href = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+      link.download = "relais-my-data.json";
+      setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+    }
     document.body.append(link);
     link.click();
     link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
   }
 
   private async deleteMe() {

@@ -198,7 +198,7 @@ def open_widget(browser, server, intranet):
 
 def tab(page, name: str):
     page.get_by_role("tab", name=name).click()
-    return page.locator(f"relais-widget [role=tabpanel]:not([hidden])")
+    return page.locator("relais-widget [role=tabpanel]:not([hidden])")
 
 
 def deep(page, script: str):
@@ -642,6 +642,40 @@ def test_download_then_delete_my_data(server, open_widget):
         server.call("GET", "/me", person=person)
     kept = server.call("GET", f"/questions/{question['id']}")
     assert kept["title"] == question["title"]  # what they asked stays, for the others
+    assert not page.errors
+
+
+def test_an_export_too_large_for_a_response_downloads_from_its_link(server, open_widget):
+    # On AWS an export over 4 MB comes as a link to a file in S3 (tests/unit/
+    # test_downloads_s3.py): here the API's real answer is turned into that shape on its way
+    # to the browser, and the link's host stands for S3.
+    files = "https://files.example.test/exports/"
+    kept = {}
+
+    def as_link(route):
+        response = route.fetch()
+        kept["body"] = response.body()
+        data = response.json()
+        route.fulfill(response=response, json={
+            "format": data["format"], "exported_at": data["exported_at"],
+            "download": {"url": files + "a1b2.json", "expires_at": "2030-01-01T00:15:00Z",
+                         "bytes": len(kept["body"]), "filename": "relais-my-data.json"}})
+
+    def from_s3(route):
+        route.fulfill(body=kept["body"], headers={
+            "Content-Type": "application/json",
+            "Content-Disposition": 'attachment; filename="relais-my-data.json"'})
+
+    page = open_widget(ASKER, before=lambda page: (page.route("**/me/export", as_link),
+                                                   page.route(files + "**", from_s3)))
+    panel = tab(page, "My profile")
+    with page.expect_download() as info:
+        panel.get_by_role("button", name="Download my data").click()
+    assert info.value.url == files + "a1b2.json"
+    assert info.value.suggested_filename == "relais-my-data.json"
+    data = json.loads(Path(info.value.path()).read_text())
+    assert data["profile"]["id"] == ASKER and data["format"] == "relais-export-v1"
+    panel.locator(".notice", has_text="Your data was downloaded").wait_for()
     assert not page.errors
 
 

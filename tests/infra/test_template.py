@@ -176,6 +176,9 @@ def test_bucket_notifies_receive_mail_and_expires_raw_mail(resources):
     assert rules["expire-received-mail"]["Prefix"] == "inbound/"
     assert rules["expire-received-mail"]["ExpirationInDays"] == ref("MailRetentionDays")
     assert rules["expire-quarantine"]["ExpirationInDays"] == ref("QuarantineRetentionDays")
+    # data exports too large for a response: a day at most
+    assert rules["expire-data-exports"]["Prefix"] == "exports/"
+    assert rules["expire-data-exports"]["ExpirationInDays"] == 1
     assert all(props["PublicAccessBlockConfiguration"].values())
 
 
@@ -279,7 +282,7 @@ ALLOWED_WILDCARDS = [
     r"^\$\{(ProfilesTable|QaTable)\.Arn\}/stream/\*$",  # ListStreams
     r"^\$\{SearchDomain\.Arn\}/\*$",  # paths (indexes) of the one domain
     r"^arn:\$\{AWS::Partition\}:s3:::relais-\$\{Stage\}-mail-\$\{AWS::AccountId\}-"
-    r"\$\{AWS::Region\}/(inbound|kept|quarantine)/\*$",  # mail objects under a prefix
+    r"\$\{AWS::Region\}/(inbound|kept|quarantine|exports)/\*$",  # objects under a prefix
 ]
 
 
@@ -323,11 +326,16 @@ def test_each_chalice_function_has_its_own_role_with_the_core_policy(resources):
         assert ref(role) in core_roles, f"{name}: add {role} to AppCorePolicy's Roles"
         roles.append(role)
     assert len(set(roles)) == len(roles) == 4
-    # only ReceiveMail reads the mail bucket
+    # only ReceiveMail reads the mail; the API reaches the bucket's exports only
     inline = {name: r["Properties"].get("Policies", []) for name, r in
               of_type(resources, "AWS::IAM::Role").items()}
     assert [p["PolicyName"] for p in inline["ReceiveMailRole"]] == ["inbound-mail"]
-    assert inline["ApiHandlerRole"] == []
+    [exports] = inline["ApiHandlerRole"]
+    [statement] = exports["PolicyDocument"]["Statement"]
+    assert sorted(statement["Action"]) == ["s3:GetObject", "s3:PutObject"]
+    assert sub_text(statement["Resource"]).endswith("/exports/*")
+    for role in ("EscalateOnScheduleRole", "SendDigestsOnScheduleRole"):
+        assert inline[role] == []
 
 
 def test_the_chalice_functions_use_every_record_table_and_its_indexes(resources):
