@@ -25,6 +25,37 @@ def send_or_log(mailer: Mailer, about: str, **mail) -> str | None:
         log.warning("%s mail %s not sent: %s", mail.get("kind", "notification"), about, error)
         return None
 
+# How each kind of evidence reads in a relay mail: the widget's "Why you", in words.
+WHY_YOU = {"bio": "your profile description",
+           "activity": "you answered questions lately",
+           "profile": "your answers, taken together, use the question's words",
+           "topics": "your answers, taken together, are on close topics"}
+TITLE_CHARS = 90
+
+
+def why_you(explanation: list[dict]) -> list[str]:
+    """The reasons of a relay (matching.explain's items, heaviest first) as phrases
+    addressed to the expert."""
+    phrases = []
+    for item in explanation:
+        kind, matched = item.get("kind"), ", ".join(item.get("matched") or [])
+        if kind == "answer":
+            title = (item.get("text") or "").split("\n")[0].strip()
+            if len(title) > TITLE_CHARS:
+                title = title[:TITLE_CHARS - 1].rstrip() + "…"
+            phrase = f'you answered "{title}"' + (" (accepted)" if item.get("accepted") else "")
+        elif kind == "skills":
+            phrase = f"you declared {matched}" if matched else "your declared skills"
+        elif kind == "tags":
+            phrase = f"you often answer on {matched}"
+        elif kind in WHY_YOU:
+            phrase = WHY_YOU[kind]
+        else:
+            continue
+        phrases.append(phrase)
+    return phrases
+
+
 # What a mail that can be answered by mail (a relay, a watched tag) says about replying.
 ANSWER_BY_REPLY = ("Reply to this mail to answer: your reply, without the quoted text, becomes "
                    "your answer.\n")
@@ -57,9 +88,7 @@ class Notifier:
         expert = self._reachable(relay.expert_id)
         if expert is None:
             return
-        why = "; ".join(
-            ", ".join(item.get("matched") or []) or item.get("kind", "")
-            for item in relay.explanation[:3]) or "your profile"
+        why = "".join(f"- {phrase}\n" for phrase in why_you(relay.explanation))
         asker = "A colleague" if question.anonymous else self._name(question.asker_id)
         reply_to = self._reply_to(question.id, expert.id, "expert")
         how = ANSWER_BY_REPLY if reply_to else ""
@@ -67,8 +96,10 @@ class Notifier:
             expert, question.id, kind="relay", reply_to=reply_to,
             subject=f"[Relais] A question for you: {question.title}",
             text=(f"Hello {expert.name},\n\n{asker} asked a question you are likely to answer "
-                  f"well (why you: {why}).\n\n{question.title}\n\n{question.body}\n\n{how}"
-                  f"Answer, decline or snooze: {self._url(question)}\n"))
+                  f"well.\n\n{question.title}\n\n"
+                  + (f"{question.body}\n\n" if question.body else "")
+                  + (f"Why you:\n{why}\n" if why else "")
+                  + f"{how}Answer, decline or snooze: {self._url(question)}\n"))
 
     def watched(self, question: Question, watcher: Profile, tags: list[str], *,
                 hold: bool = False) -> None:

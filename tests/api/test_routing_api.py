@@ -6,6 +6,7 @@ import pytest
 from chalicelib.auth import Caller
 from chalicelib.schemas import AnswerIn, QuestionIn
 from chalicelib.services.routing import Draft
+from tests.email_kit import outbox
 from tests.unit.test_routing import build_org
 
 
@@ -57,8 +58,9 @@ def test_people_suggested_only_for_being_busy_come_last_and_say_so(api, org):
 
 def test_a_question_goes_to_people_on_its_topic_before_anyone_busy(api):
     relais = api.relais
-    relais.hr_sync.upsert([{"id": "asker", "name": "Asker"}, {"id": "pythonist", "name": "Py"},
-                           {"id": "busy", "name": "Busy Bee"}])
+    relais.hr_sync.upsert([{"id": "asker", "name": "Asker"},
+                           {"id": "pythonist", "name": "Py", "email": "py@example.com"},
+                           {"id": "busy", "name": "Busy Bee", "email": "busy@example.com"}])
     python = relais.questions.ask(Caller("asker"), QuestionIn(
         title="Python worker memory keeps growing", tags=["python"]), route=False)
     relais.questions.answer(Caller("pythonist"), python.id,
@@ -73,12 +75,18 @@ def test_a_question_goes_to_people_on_its_topic_before_anyone_busy(api):
     question_id = asked.json["id"]
     relays = api.get(f"/questions/{question_id}/relays", person="asker").json["items"]
     assert [r["expert"]["id"] for r in relays] == ["pythonist"]  # not three, busy left out
+    [mail] = outbox(relais, "relay", "py@example.com")  # why, in words
+    why = mail["text"].split("\nWhy you:\n")[1].split("\n\n")[0].splitlines()
+    assert '- you answered "Python worker memory keeps growing"' in why
+    assert "- you often answer on python" in why
     assert api.post(f"/questions/{question_id}/decline", person="pythonist").status_code == 200
     after = api.get(f"/questions/{question_id}/relays", person="asker").json["items"]
     rerouted = [r for r in after if r["reason"] == "reroute"]
     # nobody on the topic is left: someone active still gets it, and is told why
     assert [r["expert"]["id"] for r in rerouted] == ["busy"]
     assert rerouted[0]["explanation"][0]["kind"] == "activity"
+    [mail] = outbox(relais, "relay", "busy@example.com")
+    assert "\nWhy you:\n- you answered questions lately\n" in mail["text"]
 
 
 def test_similar_answered_questions_for_a_draft(api, org):

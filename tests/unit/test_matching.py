@@ -166,3 +166,4 @@ def test_evidence_by_meaning_is_on_the_question_only_when_close_in_meaning():
     loose = matching.score_people([], [Hit(question, 0.3)], NO_TAGS, activity, now=NOW,
                                   whole=whole, weights=matching.Weights(close_in_meaning=0.1))
     assert all(s.on_topic for s in loose)
+
