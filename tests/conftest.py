@@ -13,6 +13,24 @@ from chalicelib.config import Settings
 from tests.fakes import FakeEmbedder
 
 TEST_SECRET = "test-secret-for-relais-tokens-0123456789"
+MOTO_REGION = "eu-west-1"
+
+
+@pytest.fixture
+def moto_aws(monkeypatch):
+    """AWS services mocked by moto in eu-west-1, with fake credentials; the adapters' cached
+    boto3 clients are made anew inside the mock (one made outside would reach AWS)."""
+    from moto import mock_aws
+
+    from chalicelib.adapters.mail import aws_client
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", MOTO_REGION)
+    with mock_aws():
+        aws_client.cache_clear()
+        yield
+    aws_client.cache_clear()
 
 
 def make_settings(tmp_path, **overrides) -> Settings:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from ..clock import iso
 from ..ports import Download
+from .mail import aws_client
 
 PREFIX = "exports/"
 LINK_SECONDS = 15 * 60  # long enough to start a download, short enough not to be passed on
@@ -18,27 +19,16 @@ LINK_SECONDS = 15 * 60  # long enough to start a download, short enough not to b
 class S3DownloadStore:
     """DownloadStore on S3."""
 
-    def __init__(self, bucket: str, region: str, client=None):
+    def __init__(self, bucket: str, region: str):
         self.bucket = bucket
         self.region = region
-        self._client = client
-
-    @property
-    def client(self):
-        if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            # Signature version 4 for the links: every region takes it, newer ones no other.
-            self._client = boto3.client("s3", region_name=self.region,
-                                        config=Config(signature_version="s3v4"))
-        return self._client
 
     def keep(self, key: str, body: bytes, *, content_type: str, filename: str) -> Download:
+        # Links signed with signature version 4: every region takes it, newer ones no other.
+        client = aws_client("s3", self.region, signature_version="s3v4")
         name = PREFIX + key
-        self.client.put_object(Bucket=self.bucket, Key=name, Body=body,
-                               ContentType=content_type)
-        url = self.client.generate_presigned_url("get_object", Params={
+        client.put_object(Bucket=self.bucket, Key=name, Body=body, ContentType=content_type)
+        url = client.generate_presigned_url("get_object", Params={
             "Bucket": self.bucket, "Key": name,
             "ResponseContentDisposition": f'attachment; filename="{filename}"',
             "ResponseContentType": content_type}, ExpiresIn=LINK_SECONDS)

@@ -113,10 +113,13 @@ class OutboxMailer:
 
 
 @functools.lru_cache(maxsize=None)
-def aws_client(service: str, region: str | None = None):
-    """One boto3 client per service and region, built on first use (not at import time)."""
+def aws_client(service: str, region: str | None = None, signature_version: str | None = None):
+    """One boto3 client per service, region and signature version, built on first use (not
+    at import time)."""
     import boto3
-    return boto3.client(service, region_name=region)
+    from botocore.config import Config
+    return boto3.client(service, region_name=region,
+                        config=Config(signature_version=signature_version))
 
 
 class SesMailer:

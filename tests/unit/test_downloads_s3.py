@@ -7,27 +7,21 @@ from urllib.parse import parse_qs, urlparse
 import boto3
 import pytest
 import requests
-from moto import mock_aws
 
 from chalicelib.adapters.downloads import LINK_SECONDS, S3DownloadStore
 from chalicelib.auth import Caller
 from chalicelib.services.privacy import EXPORT_FILENAME
-from tests.conftest import seed_people
+from tests.conftest import MOTO_REGION, seed_people
 
-REGION = "eu-west-1"
+REGION = MOTO_REGION
 BUCKET = "relais-test-mail-123456789012-eu-west-1"
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET,
-                             CreateBucketConfiguration={"LocationConstraint": REGION})
-        yield client
+def s3(moto_aws):
+    client = boto3.client("s3", region_name=REGION)
+    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return client
 
 
 def test_a_kept_file_downloads_under_its_name_through_a_link_that_expires(s3):

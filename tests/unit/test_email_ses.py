@@ -7,31 +7,24 @@ import email
 import boto3
 import pytest
 from chalice.test import Client
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 import app as app_module
-from chalicelib.adapters.mail import S3MailStore, SesMailer, aws_client, read_ses_object
+from chalicelib.adapters.mail import S3MailStore, SesMailer, read_ses_object
 from chalicelib.ports import MailNotSent
+from tests.conftest import MOTO_REGION
 from tests.email_kit import ASK, build_mail, make_relais, outbox
 
-REGION = "eu-west-1"
+REGION = MOTO_REGION
 BUCKET = app_module.MAIL_BUCKET
 ALICE = "alice.martin@acme.example"
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        aws_client.cache_clear()
-        boto3.client("s3", region_name=REGION).create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        yield
-    aws_client.cache_clear()
+def aws(moto_aws):
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
 
 
 def ses_stored(raw: bytes, *, spam="PASS", dkim="pass", envelope=ALICE, rcpt=ASK) -> bytes:
