@@ -25,6 +25,15 @@ def send_or_log(mailer: Mailer, about: str, **mail) -> str | None:
         log.warning("%s mail %s not sent: %s", mail.get("kind", "notification"), about, error)
         return None
 
+
+# Why a relay that is not the question's first match was sent, said before its evidence.
+RELAY_REASONS = {
+    "reroute": "someone asked before you could not take it",
+    "escalation_peer": "the people asked first did not answer in time",
+    "community_manager": "nobody answered in time, and you manage its community",
+    "escalation_manager": "nobody answered in time, and you are the asker's manager",
+}
+ESCALATED_TO_MANAGERS = ("community_manager", "escalation_manager")
 # How each kind of evidence reads in a relay mail: the widget's "Why you", in words.
 WHY_YOU = {"bio": "your profile description",
            "activity": "you answered questions lately",
@@ -33,10 +42,10 @@ WHY_YOU = {"bio": "your profile description",
 TITLE_CHARS = 90
 
 
-def why_you(explanation: list[dict]) -> list[str]:
-    """The reasons of a relay (matching.explain's items, heaviest first) as phrases
-    addressed to the expert."""
-    phrases = []
+def why_you(explanation: list[dict], reason: str = "match") -> list[str]:
+    """Why a relay was sent, as phrases addressed to the expert: its reason, then its
+    evidence (matching.explain's items, heaviest first)."""
+    phrases = [RELAY_REASONS[reason]] if reason in RELAY_REASONS else []
     for item in explanation:
         kind, matched = item.get("kind"), ", ".join(item.get("matched") or [])
         if kind == "answer":
@@ -88,18 +97,19 @@ class Notifier:
         expert = self._reachable(relay.expert_id)
         if expert is None:
             return
-        why = "".join(f"- {phrase}\n" for phrase in why_you(relay.explanation))
+        asked = ("a question that is still unanswered" if relay.reason in ESCALATED_TO_MANAGERS
+                 else "a question you are likely to answer well")
+        details = f"{question.body}\n\n" if question.body else ""
+        phrases = why_you(relay.explanation, relay.reason)
+        why = "Why you:\n" + "".join(f"- {p}\n" for p in phrases) + "\n" if phrases else ""
         asker = "A colleague" if question.anonymous else self._name(question.asker_id)
         reply_to = self._reply_to(question.id, expert.id, "expert")
         how = ANSWER_BY_REPLY if reply_to else ""
         self._deliver(
             expert, question.id, kind="relay", reply_to=reply_to,
             subject=f"[Relais] A question for you: {question.title}",
-            text=(f"Hello {expert.name},\n\n{asker} asked a question you are likely to answer "
-                  f"well.\n\n{question.title}\n\n"
-                  + (f"{question.body}\n\n" if question.body else "")
-                  + (f"Why you:\n{why}\n" if why else "")
-                  + f"{how}Answer, decline or snooze: {self._url(question)}\n"))
+            text=(f"Hello {expert.name},\n\n{asker} asked {asked}.\n\n{question.title}\n\n"
+                  f"{details}{why}{how}Answer, decline or snooze: {self._url(question)}\n"))
 
     def watched(self, question: Question, watcher: Profile, tags: list[str], *,
                 hold: bool = False) -> None:

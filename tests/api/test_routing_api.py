@@ -86,7 +86,8 @@ def test_a_question_goes_to_people_on_its_topic_before_anyone_busy(api):
     assert [r["expert"]["id"] for r in rerouted] == ["busy"]
     assert rerouted[0]["explanation"][0]["kind"] == "activity"
     [mail] = outbox(relais, "relay", "busy@example.com")
-    assert "\nWhy you:\n- you answered questions lately\n" in mail["text"]
+    assert ("\nWhy you:\n- someone asked before you could not take it\n"
+            "- you answered questions lately\n") in mail["text"]
 
 
 def test_similar_answered_questions_for_a_draft(api, org):

@@ -23,3 +23,14 @@ def test_a_relay_mail_says_why_in_words():
     assert len(phrases[3]) <= len('you answered ""') + 90
     assert phrases[4:] == ["you answered questions lately",
                            "your answers, taken together, use the question's words"]
+
+
+def test_a_relay_mail_says_first_why_it_was_not_the_first_choice():
+    evidence = [{"kind": "tags", "matched": ["kafka"]}]
+    assert why_you(evidence) == why_you(evidence, "match") == ["you often answer on kafka"]
+    assert why_you(evidence, "escalation_peer") == [
+        "the people asked first did not answer in time", "you often answer on kafka"]
+    assert why_you([], "community_manager") == [
+        "nobody answered in time, and you manage its community"]
+    assert why_you([], "escalation_manager") == [
+        "nobody answered in time, and you are the asker's manager"]
