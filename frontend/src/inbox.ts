@@ -3,11 +3,18 @@
 import { html, nothing, type PropertyValues } from "lit";
 import type { Question, Relay } from "./api";
 import { Panel } from "./base";
-import { formatDate, plural } from "./i18n";
+import { formatDate, plural, type Key } from "./i18n";
 import { markdown } from "./markdown";
 import { whyList } from "./why";
 
 const SNOOZE_HOURS = [4, 24, 72, 168];
+// Why a relay that was not the question's first choice came to me (its `reason`).
+const RELAY_REASONS: Record<string, Key> = {
+  reroute: "relay.why.reroute",
+  escalation_peer: "relay.why.escalation_peer",
+  community_manager: "relay.why.community_manager",
+  escalation_manager: "relay.why.escalation_manager",
+};
 
 export class InboxPanel extends Panel {
   static properties = {
@@ -93,6 +100,7 @@ export class InboxPanel extends Panel {
         ${relay.due_at ? html` · ${t("inbox.due", { date: formatDate(this.ctx.lang, relay.due_at) })}` : nothing}</p>
       ${q.body ? markdown(q.body) : nothing}
       <h4>${t("inbox.whyYou")}</h4>
+      ${Object.hasOwn(RELAY_REASONS, relay.reason) ? html`<p class="meta relay-reason">${t(RELAY_REASONS[relay.reason])}</p>` : nothing}
       ${whyList(relay.explanation, t, this.ctx.lang, t("inbox.whyYou"))}
       ${this.answering === id ? html`<form @submit=${(e: Event) => this.answer(e, relay)}>
           <label for="answer-${id}">${t("q.yourAnswer")}</label>

@@ -368,9 +368,21 @@ def test_decline_and_snooze_pass_the_question_on(server, open_widget):
     page.locator("relais-inbox li.relay-item", has_text=question["title"]).locator(
         ".badge", has_text="snoozed").wait_for()
 
-    states = {r["expert"]["id"]: r["state"]
-              for r in server.call("GET", f"/questions/{question['id']}/relays")["items"]}
+    after = server.call("GET", f"/questions/{question['id']}/relays")["items"]
+    states = {r["expert"]["id"]: r["state"] for r in after}
     assert states[first] == "declined" and states[second] == "snoozed"
+
+    # Whoever got it next is told why it came to them, not only why they know the topic.
+    rerouted = [r["expert"]["id"] for r in after if r["reason"] == "reroute"]
+    assert len(rerouted) == 2
+    page = open_widget(rerouted[0])
+    card = tab(page, "For me").locator("li.relay-item", has_text=question["title"])
+    assert card.locator(".relay-reason").inner_text() == (
+        "Someone asked before you could not take it.")
+    page = open_widget(rerouted[0], lang="fr")
+    card = tab(page, "Pour moi").locator("li.relay-item", has_text=question["title"])
+    assert card.locator(".relay-reason").inner_text() == (
+        "Une personne sollicitée avant vous n'a pas pu la prendre.")
 
 
 # Hostile content: no script ever runs ---------------------------------------------------------
