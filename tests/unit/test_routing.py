@@ -221,3 +221,38 @@ def test_only_questions_close_in_meaning_are_shown_as_similar(tmp_path, clock, r
     # The floor is a setting (it depends on the model): at 0, the closest questions show.
     relais.routing.settings = dataclasses.replace(relais.routing.settings, similar_min_cosine=0)
     assert similar("Which budget line pays for the team offsite?")
+
+
+def test_reading_the_best_profiles_first_ranks_as_reading_them_all(tmp_path, clock, embedder,
+                                                                 monkeypatch):
+    # A boost large enough to lift people from the bottom of the list, past the first read.
+    relais = bootstrap(make_settings(tmp_path, community_boost=500.0), clock=clock,
+                       embedder=embedder)
+    build_org(relais, size=300)
+    for number in range(15):  # open relays: damping lowers some scores
+        relais.questions.ask(Caller(f"h{number + 6}"), QuestionIn(
+            title=f"trouble with {TOPICS[number % len(TOPICS)]}"))
+    read, get_many = [], relais.routing.profiles.get_many
+
+    def counted(ids):
+        ids = list(ids)
+        read.extend(ids)
+        return get_many(ids)
+
+    monkeypatch.setattr(relais.routing.profiles, "get_many", counted)
+    for topic in TOPICS:
+        draft = Draft(f"trouble with {topic}", tags=(topic.split()[0],))
+        plain = relais.routing.rank(draft, "h9", limit=10_000)
+        members = frozenset(s.person_id for s in plain[60::3])  # far down the list
+        for prefer in (frozenset(), members):
+            read.clear()
+            whole = relais.routing.rank(draft, "h9", limit=10_000, prefer=prefer)
+            everyone = len(read)
+            assert len(whole) > 100
+            for limit in (1, 3, 5, 20, 60):
+                read.clear()
+                best = relais.routing.rank(draft, "h9", limit=limit, prefer=prefer)
+                assert [(s.person_id, s.score) for s in best] == [
+                    (s.person_id, s.score) for s in whole[:limit]]
+                if limit <= 5 and not prefer:
+                    assert len(read) < everyone / 2  # and fewer profiles were read
