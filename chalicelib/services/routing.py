@@ -25,6 +25,8 @@ def _settled(last: matching.Suggestion, following: matching.Suggestion,
     if last.on_topic != following.on_topic:
         return last.on_topic
     return last.score > following.score * ceiling
+
+
 # A similar question must be close in meaning (cosine of the embeddings), not merely share
 # words such as "how" with the draft: at least Settings.similar_min_cosine, and at least
 # this share of the closest one's, so that the loosely related are not shown beside a
