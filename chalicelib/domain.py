@@ -127,7 +127,9 @@ class Relay(Record):
     question_id: str
     expert_id: str
     state: str = "notified"
-    reason: str = "match"  # match | escalation_peer | escalation_manager | community_manager
+    # match | reroute (after a decline, snooze or absence) | escalation_peer |
+    # community_manager | escalation_manager
+    reason: str = "match"
     rank: int = 0
     score: float = 0.0
     explanation: list[dict] = field(default_factory=list)
