@@ -40,20 +40,23 @@ def test_a_kept_file_downloads_under_its_name_through_a_link_that_expires(s3):
 
 
 def test_an_export_too_large_for_a_response_comes_as_a_link(s3, relais):
-    seed_people(relais, [{"id": "u1", "name": "Prolific Writer"}])
+    # An id long enough that a random file name cannot contain it by chance
+    # (a two-letter id is in one random name in a hundred or so).
+    writer = "prolific-writer"
+    seed_people(relais, [{"id": writer, "name": "Prolific Writer"}])
     privacy = relais.privacy
-    whole = privacy.export(Caller("u1"))
+    whole = privacy.export(Caller(writer))
     privacy.downloads = S3DownloadStore(BUCKET, REGION)
-    assert privacy.export_or_link(Caller("u1"))["profile"]["name"] == "Prolific Writer"
+    assert privacy.export_or_link(Caller(writer))["profile"]["name"] == "Prolific Writer"
     privacy.inline_export_bytes = 100  # this export is larger than that
-    linked = privacy.export_or_link(Caller("u1"))
+    linked = privacy.export_or_link(Caller(writer))
     assert set(linked) == {"format", "exported_at", "download"}
     assert linked["download"]["filename"] == EXPORT_FILENAME
     data = requests.get(linked["download"]["url"], timeout=10).json()
     assert data["profile"] == whole["profile"] and data["format"] == "relais-export-v1"
     assert linked["download"]["bytes"] == len(json.dumps(data, ensure_ascii=False).encode())
     # Two exports, two files: a name is never reused (nor guessable from the person's id).
-    again = privacy.export_or_link(Caller("u1"))["download"]["url"]
+    again = privacy.export_or_link(Caller(writer))["download"]["url"]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert len(keys) == 2 and again != linked["download"]["url"]
-    assert all(k.startswith("exports/") and "u1" not in k for k in keys)
+    assert all(k.startswith("exports/") and writer not in k for k in keys)
