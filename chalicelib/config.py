@@ -5,6 +5,8 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from .matching import DEFAULT_WEIGHTS
+
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
@@ -26,14 +28,15 @@ class Settings:
     # A similar question is at least this close in meaning (cosine) to the draft. It depends
     # on the model: with all-MiniLM-L6-v2 a rephrased question scores 0.45-0.9, a question
     # on another subject in the same language 0.0-0.3.
-    similar_min_cosine: float = 0.35
+    similar_min_cosine: float = DEFAULT_WEIGHTS.close_in_meaning
     # Embedded profile: index each write at once. Bulk imports turn it off and reindex after.
     index_on_write: bool = True
     # Request limits: a body over this many bytes is refused with 413.
     max_body_bytes: int = 1_000_000
     hr_sync_max_items: int = 1000
     # Routing policy.
-    recency_half_life_days: float = 220.0  # evidence of expertise fades by half in this time
+    # Evidence of expertise fades by half in this time.
+    recency_half_life_days: float = DEFAULT_WEIGHTS.half_life_days
     activity_half_life_days: float = 36.0  # "recently active" looks at about a month
     relay_count: int = 3
     management_chain_depth: int = 2  # 0 turns the management-chain exclusion off
