@@ -6,7 +6,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib.adapters.dynamodb_store import STREAMED, create_tables, table_names
 from chalicelib.auth import Caller
@@ -15,11 +14,12 @@ from chalicelib.config import Settings
 from chalicelib.schemas import AnswerIn, ProfilePatch, QuestionIn
 from indexer.lambda_handler import StreamIndexer
 from chalicelib.services.indexing import Indexer
+from tests.conftest import MOTO_REGION
 from tests.fakes import FakeEmbedder
 
 pytestmark = pytest.mark.opensearch
 
-REGION = "eu-west-1"
+REGION = MOTO_REGION
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 
@@ -29,23 +29,19 @@ class NoMail:
 
 
 @pytest.fixture
-def aws(tmp_path, opensearch_index, monkeypatch):
-    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
-                        ("AWS_DEFAULT_REGION", REGION)):
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        create_tables(client, "relais")
-        settings = Settings(backend="aws", data_dir=str(tmp_path), token_secret="t" * 40,
-                            index_on_write=False, aws_region=REGION)
-        profiles, questions = aws_stores(settings, client)
-        embedder = FakeEmbedder()
-        relais = bootstrap(settings, embedder=embedder, adapters=Adapters(
-            profile_store=profiles, question_store=questions, index=opensearch_index,
-            mailer=NoMail(), tokens=None, index_in_process=False,
-            **aws_community_adapters(settings, client)))
-        indexer = Indexer(profiles, questions, opensearch_index, embedder)
-        yield relais, StreamIndexer(indexer, profiles, questions, opensearch_index), client
+def aws(tmp_path, opensearch_index, moto_aws):
+    client = boto3.client("dynamodb", region_name=REGION)
+    create_tables(client, "relais")
+    settings = Settings(backend="aws", data_dir=str(tmp_path), token_secret="t" * 40,
+                        index_on_write=False, aws_region=REGION)
+    profiles, questions = aws_stores(settings, client)
+    embedder = FakeEmbedder()
+    relais = bootstrap(settings, embedder=embedder, adapters=Adapters(
+        profile_store=profiles, question_store=questions, index=opensearch_index,
+        mailer=NoMail(), tokens=None, index_in_process=False,
+        **aws_community_adapters(settings, client)))
+    indexer = Indexer(profiles, questions, opensearch_index, embedder)
+    yield relais, StreamIndexer(indexer, profiles, questions, opensearch_index), client
 
 
 def stream_event(client) -> dict:

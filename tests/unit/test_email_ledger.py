@@ -3,24 +3,21 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib.adapters.mail import DynamoDBMailLedger, SQLiteMailLedger, create_mail_table
 from chalicelib.adapters.sqlite_db import SQLiteDatabase
 from chalicelib.errors import ValidationError
 from chalicelib.mail_ports import InboundRecord
+from tests.conftest import MOTO_REGION
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
-def ledger(request, monkeypatch):
+def ledger(request):
     if request.param == "sqlite":
-        yield SQLiteMailLedger(SQLiteDatabase(":memory:"))
-        return
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-west-1")
-        yield DynamoDBMailLedger(client, create_mail_table(client, "test"))
+        return SQLiteMailLedger(SQLiteDatabase(":memory:"))
+    request.getfixturevalue("moto_aws")
+    client = boto3.client("dynamodb", region_name=MOTO_REGION)
+    return DynamoDBMailLedger(client, create_mail_table(client, "test"))
 
 
 def record(message_id: str, at: str, **fields) -> InboundRecord:

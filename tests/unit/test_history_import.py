@@ -231,9 +231,8 @@ def test_a_dump_becomes_routing_benchmark_data(dump_folder, tmp_path, capsys):
     assert stackexchange.plain(linked) == "see the notes x y ada"
 
 
-def test_the_import_writes_the_same_records_on_dynamodb(dump_folder, tmp_path, monkeypatch):
+def test_the_import_writes_the_same_records_on_dynamodb(dump_folder, tmp_path, moto_aws):
     import boto3
-    from moto import mock_aws
 
     from chalicelib.adapters.dynamodb_store import create_tables
     from chalicelib.bootstrap import Adapters, aws_community_adapters, aws_stores, bootstrap
@@ -241,30 +240,26 @@ def test_the_import_writes_the_same_records_on_dynamodb(dump_folder, tmp_path, m
     from chalicelib.config import Settings
     from tests.fakes import FakeEmbedder
 
-    for name, value in (("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
-                        ("AWS_DEFAULT_REGION", "eu-west-1")):
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-west-1")
-        create_tables(client, "relais")
-        settings = Settings(backend="aws", data_dir=str(tmp_path), token_secret="t" * 40,
-                            index_on_write=False, aws_region="eu-west-1")
-        profiles, questions = aws_stores(settings, client)
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    create_tables(client, "relais")
+    settings = Settings(backend="aws", data_dir=str(tmp_path), token_secret="t" * 40,
+                        index_on_write=False, aws_region="eu-west-1")
+    profiles, questions = aws_stores(settings, client)
 
-        class Unused:  # on AWS the stream indexes: the import must not touch the index
-            def __getattr__(self, name):
-                raise AssertionError(f"the import used the search index ({name})")
+    class Unused:  # on AWS the stream indexes: the import must not touch the index
+        def __getattr__(self, name):
+            raise AssertionError(f"the import used the search index ({name})")
 
-        relais = bootstrap(settings, clock=FixedClock(), embedder=FakeEmbedder(),
-                           adapters=Adapters(profile_store=profiles, question_store=questions,
-                                             index=Unused(), mailer=Unused(), tokens=None,
-                                             index_in_process=False,
-                                             **aws_community_adapters(settings, client)))
-        dump = read_dump(dump_folder)
-        report = history(relais).run(dump.people, dump.questions)
-        assert (report.people_created, report.questions, report.answers,
-                report.accepted) == (3, 1, 2, 1)
-        question = relais.questions.get("se-q1")
-        assert (question.created_at, question.accepted_answer_id) == (
-            "2018-03-12T17:00:45Z", "se-a3")
-        assert history(relais).run(dump.people, dump.questions).already_there == 3
+    relais = bootstrap(settings, clock=FixedClock(), embedder=FakeEmbedder(),
+                       adapters=Adapters(profile_store=profiles, question_store=questions,
+                                         index=Unused(), mailer=Unused(), tokens=None,
+                                         index_in_process=False,
+                                         **aws_community_adapters(settings, client)))
+    dump = read_dump(dump_folder)
+    report = history(relais).run(dump.people, dump.questions)
+    assert (report.people_created, report.questions, report.answers,
+            report.accepted) == (3, 1, 2, 1)
+    question = relais.questions.get("se-q1")
+    assert (question.created_at, question.accepted_answer_id) == (
+        "2018-03-12T17:00:45Z", "se-a3")
+    assert history(relais).run(dump.people, dump.questions).already_there == 3
