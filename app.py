@@ -9,8 +9,8 @@ from chalicelib.bootstrap import Relais, bootstrap
 from chalicelib.domain import OPEN_RELAY_STATES, RELAY_STATES
 from chalicelib.errors import Forbidden, field_error
 from chalicelib.http import PAGING, Query, RouteTable, page_body
-from chalicelib.schemas import (Accept, AnswerEdit, AnswerIn, HrSync, ProfilePatch, QuestionIn,
-                                ReplayIn, Snooze, Vote)
+from chalicelib.schemas import (Accept, AnswerEdit, AnswerIn, HrSync, Invite, ProfilePatch,
+                                QuestionIn, ReplayIn, Snooze, Vote)
 from chalicelib.schemas import Draft as DraftIn
 from chalicelib.services.routing import Draft
 
@@ -219,10 +219,12 @@ def similar_questions(call):
 
 
 def show_relays(relays, *, with_question: bool, call) -> list[dict]:
-    people = relais().profile_store.get_many(r.expert_id for r in relays)
-    shown = [views.relay_view(relay, people) for relay in relays]
+    people = relais().profile_store.get_many(
+        {r.expert_id for r in relays} | {r.invited_by for r in relays if r.invited_by})
+    questions = relais().questions.get_many({r.question_id for r in relays})
+    shown = [views.relay_view(relay, people, questions.get(relay.question_id))
+             for relay in relays]
     if with_question:
-        questions = relais().questions.get_many(r.question_id for r in relays)
         views_of = dict(zip(questions, show_questions(call, list(questions.values()))))
         for data, relay in zip(shown, relays):
             data["question"] = views_of.get(relay.question_id)
@@ -255,6 +257,24 @@ def question_relays(call, question_id):
            summary="Decline a question relayed to me; it goes to the next person.")
 def decline(call, question_id):
     relay = relais().routing.decline(call.caller, question_id)
+    return show_relays([relay], with_question=False, call=call)[0]
+
+
+@api.route("/questions/{question_id}/invite", "POST", body=Invite, status=201, tag="routing",
+           summary="Ask a colleague by name to answer an open question (3 per person and "
+                   "question; not someone away, out of routing or with too many questions).")
+def invite(call, question_id):
+    relay = relais().routing.invite(call.caller, question_id, call.body.person_id,
+                                    call.body.note)
+    return show_relays([relay], with_question=False, call=call)[0]
+
+
+@api.route("/questions/{question_id}/handoff", "POST", body=Invite, tag="routing",
+           summary="Pass a question relayed to me to a colleague who knows more: it goes to "
+                   "them instead of the next best match.")
+def hand_off(call, question_id):
+    relay = relais().routing.hand_off(call.caller, question_id, call.body.person_id,
+                                      call.body.note)
     return show_relays([relay], with_question=False, call=call)[0]
 
 

@@ -128,13 +128,16 @@ class Relay(Record):
     expert_id: str
     state: str = "notified"
     # match | reroute (after a decline, snooze or absence) | escalation_peer |
-    # community_manager | escalation_manager
+    # community_manager | escalation_manager | invited (a colleague asked them by name) |
+    # handoff (someone it was relayed to passed it to them)
     reason: str = "match"
     rank: int = 0
     score: float = 0.0
     explanation: list[dict] = field(default_factory=list)
     due_at: str = ""
     snoozed_until: str | None = None
+    invited_by: str | None = None  # who invited them or passed it on (invited, handoff)
+    note: str = ""  # what that person wrote them
     version: int = 0
     created_at: str = ""
     updated_at: str = ""

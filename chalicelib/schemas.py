@@ -129,6 +129,14 @@ class Snooze(Body):
     hours: float = Field(24.0, gt=0, le=24 * 14)
 
 
+class Invite(Body):
+    """A colleague asked by name to answer (or to take a question relayed to the caller)."""
+
+    person_id: PersonId
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = Field(
+        "", description="A word for them: why them, what to look at.")
+
+
 # Communities, modules, recognition --------------------------------------------------------
 class CommunityIn(Body):
     """A topic community: what it covers and in which languages (no hierarchy field)."""

@@ -44,7 +44,14 @@ def answer_view(answer: Answer, caller: Caller, people: dict[str, Profile]) -> d
     return data
 
 
-def relay_view(relay: Relay, people: dict[str, Profile]) -> dict:
+def relay_view(relay: Relay, people: dict[str, Profile], question: Question | None) -> dict:
+    """A relay, with who it went to and who invited them or passed it on; the asker of an
+    anonymous question who invited someone is not named, not even to the asker's own
+    invitee."""
     data = relay.to_dict()
     data["expert"] = author_view(people.get(relay.expert_id), relay.expert_id)
+    inviter = data.pop("invited_by")
+    hidden = question is None or (question.anonymous and inviter == question.asker_id)
+    data["invited_by"] = (None if inviter is None else {"id": None, "name": None} if hidden
+                          else author_view(people.get(inviter), inviter))
     return data

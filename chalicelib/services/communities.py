@@ -304,7 +304,9 @@ class RecognitionService:
                         and answers[0].author_id != question.asker_id:
                     count(answers[0].author_id, "quick_first_answers")
             relays = relays_of[question_id]
-            rerouted_answers = [r for r in relays if r.reason == "reroute"
+            # A decline counts once someone the question went to next answered: the next
+            # best match, or the colleague the decliner passed it to.
+            rerouted_answers = [r for r in relays if r.reason in ("reroute", "handoff")
                                 and r.state == "answered"]
             for relay in relays:
                 if relay.state != "declined" or relay.updated_at < since_iso:

@@ -32,6 +32,8 @@ RELAY_REASONS = {
     "escalation_peer": "the people asked first did not answer in time",
     "community_manager": "nobody answered in time, and you manage its community",
     "escalation_manager": "nobody answered in time, and you are the asker's manager",
+    "invited": "{inviter} asked you by name",
+    "handoff": "{inviter} was asked and passed it to you",
 }
 ESCALATED_TO_MANAGERS = ("community_manager", "escalation_manager")
 # How each kind of evidence reads in a relay mail: the widget's "Why you", in words.
@@ -42,10 +44,13 @@ WHY_YOU = {"bio": "your profile description",
 TITLE_CHARS = 90
 
 
-def why_you(explanation: list[dict], reason: str = "match") -> list[str]:
-    """Why a relay was sent, as phrases addressed to the expert: its reason, then its
-    evidence (matching.explain's items, heaviest first)."""
-    phrases = [RELAY_REASONS[reason]] if reason in RELAY_REASONS else []
+def why_you(explanation: list[dict], reason: str = "match",
+            inviter: str = "A colleague") -> list[str]:
+    """Why a relay was sent, as phrases addressed to the expert: its reason (`inviter`: who
+    invited them or passed it on), then its evidence (matching.explain's items, heaviest
+    first)."""
+    phrases = ([RELAY_REASONS[reason].format(inviter=inviter)] if reason in RELAY_REASONS
+               else [])
     for item in explanation:
         kind, matched = item.get("kind"), ", ".join(item.get("matched") or [])
         if kind == "answer":
@@ -100,8 +105,14 @@ class Notifier:
         asked = ("a question that is still unanswered" if relay.reason in ESCALATED_TO_MANAGERS
                  else "a question you are likely to answer well")
         details = f"{question.body}\n\n" if question.body else ""
-        phrases = why_you(relay.explanation, relay.reason)
+        # An anonymous asker who invited someone stays anonymous.
+        inviter = ("A colleague" if not relay.invited_by or (
+            question.anonymous and relay.invited_by == question.asker_id)
+            else self._name(relay.invited_by))
+        phrases = why_you(relay.explanation, relay.reason, inviter)
         why = "Why you:\n" + "".join(f"- {p}\n" for p in phrases) + "\n" if phrases else ""
+        if relay.note:
+            why += f"{inviter} wrote: {relay.note}\n\n"
         asker = "A colleague" if question.anonymous else self._name(question.asker_id)
         reply_to = self._reply_to(question.id, expert.id, "expert")
         how = ANSWER_BY_REPLY if reply_to else ""

@@ -9,7 +9,7 @@ from ..auth import Caller
 from ..clock import iso
 from ..config import Settings
 from ..domain import OPEN_RELAY_STATES, Profile, Question, Relay
-from ..errors import Conflict, Forbidden, NotFound
+from ..errors import Conflict, Forbidden, NotFound, field_error
 from ..evidence import question_text
 from ..ports import Clock, Embedder, Page, ProfileStore, QuestionStore, SearchIndex
 from .profiles import ProfileService
@@ -45,6 +45,10 @@ class Draft:
     @property
     def text(self) -> str:
         return question_text(self.title, self.body, self.tags)
+
+
+# People one person may invite by name to one question: a personal ask, not a broadcast.
+MAX_INVITATIONS = 3
 
 
 class RoutingService:
@@ -247,11 +251,13 @@ class RoutingService:
                 for i, s in enumerate(suggestions)]
 
     def _relay(self, question: Question, expert_id: str, reason: str, *, rank: int = 0,
-               score: float = 0.0, explanation: list | None = None) -> Relay:
+               score: float = 0.0, explanation: list | None = None,
+               invited_by: str | None = None, note: str = "") -> Relay:
         now = self.clock.now()
         relay = self.questions.put_relay(Relay(
             question_id=question.id, expert_id=expert_id, reason=reason, rank=rank,
-            score=round(score, 6), explanation=explanation or [],
+            score=round(score, 6), explanation=explanation or [], invited_by=invited_by,
+            note=note,
             due_at=iso(now + timedelta(hours=self.settings.answer_deadline_hours)),
             created_at=iso(now), updated_at=iso(now)))
         if self.notifier is not None:
@@ -284,6 +290,72 @@ class RoutingService:
             updated_at=iso(self.clock.now())))
         self._reroute(question_id)
         return stored
+
+    def invite(self, caller: Caller, question_id: str, person_id: str, note: str = "") -> Relay:
+        """Ask a colleague by name to answer an open question: anyone may, the asker first
+        (they often know who knows). It is a relay like the others (mailed, in their "For
+        me", declined or snoozed the same way), to at most MAX_INVITATIONS people per
+        inviter and question, and never to someone who could not be relayed it."""
+        question = self._open_question(question_id)
+        relays = self.questions.relays_for_question(question.id)
+        if sum(r.invited_by == caller.id and r.reason == "invited" for r in relays) >= \
+                MAX_INVITATIONS:
+            raise Conflict(f"you already invited {MAX_INVITATIONS} people to this question",
+                           [{"field": "person_id", "message": "no more invitations"}])
+        self._check_invitee(question, relays, caller, person_id)
+        return self._relay(question, person_id, "invited", invited_by=caller.id, note=note)
+
+    def hand_off(self, caller: Caller, question_id: str, person_id: str,
+                 note: str = "") -> Relay:
+        """Pass a question relayed to me to a colleague who knows more: my relay is declined
+        and the question goes to them, in place of the next best match (a person who knows
+        who knows beats the ranking). Nothing changes unless they can take it."""
+        relay = self._my_open_relay(caller, question_id)
+        question = self._open_question(question_id)
+        self._check_invitee(question, self.questions.relays_for_question(question.id), caller,
+                            person_id)
+        stored = self.questions.put_relay(relay.replace(state="declined",
+                                                        updated_at=iso(self.clock.now())))
+        self._relay(question, person_id, "handoff", invited_by=caller.id, note=note)
+        return stored
+
+    def _open_question(self, question_id: str) -> Question:
+        question = self.questions.get_question(question_id)
+        if question is None:
+            raise NotFound(f"no question {question_id!r}")
+        if question.status != "open":
+            raise Conflict(f"this question is already {question.status}",
+                           [{"field": "status", "message": question.status}])
+        return question
+
+    def _check_invitee(self, question: Question, relays: list[Relay], caller: Caller,
+                       person_id: str) -> None:
+        """Refuses, with the reason, a colleague who cannot be asked this question by name:
+        the rules of routing hold for people chosen by hand (left routing, away, a muted
+        tag, too many open questions), so that an invitation never overrides a choice they
+        made about their own time."""
+        def refused(message: str) -> Conflict:
+            return Conflict(f"person_id: {message}", [{"field": "person_id", "message": message}])
+
+        if person_id == caller.id:
+            raise field_error("person_id", "you cannot invite yourself")
+        if person_id == question.asker_id:
+            raise field_error("person_id", "they asked this question")
+        person = self.profiles.get(person_id)
+        if person is None or person.deleted or not person.active:
+            raise NotFound(f"no colleague {person_id!r} in the directory",
+                           [{"field": "person_id", "message": "not in the directory"}])
+        if any(r.expert_id == person_id for r in relays):
+            raise refused("this question was already relayed to them")
+        if person.routing_opt_out:
+            raise refused("they left routing: they take no questions")
+        if person.away_on(self.clock.now().date().isoformat()):
+            raise refused(f"they are away until {person.away_until}")
+        if set(question.tags) & set(person.muted_tags):
+            raise refused("they asked not to get questions on this topic")
+        load = self.questions.open_relay_counts([person_id]).get(person_id, 0)
+        if load >= self.settings.max_open_relays:
+            raise refused(f"they already have {load} open questions")
 
     def mark_away(self, person_id: str, until: str | None) -> list[Relay]:
         """The person is away (an out-of-office reply): their open relays go to others."""

@@ -429,6 +429,22 @@ def test_a_decline_followed_by_an_answer_from_the_next_relay_counts(tmp_path, cl
         assert nxt not in outcomes  # a slow, unaccepted answer is no outcome
 
 
+def test_passing_a_question_to_a_colleague_who_answers_counts(tmp_path, clock, embedder):
+    with api_with(tmp_path, clock, embedder, relay_member_min_outcomes=1, relay_count=1) as api:
+        seed_people(api.relais, PEOPLE)
+        cid = make_community(api)
+        api.put(f"/communities/{cid}/roles/u5", {"role": "manager"}, **ADMIN)
+        qid = ask_in(api, cid, title="kafka flink consumer lag")
+        first = api.relais.question_store.relays_for_question(qid)[0].expert_id
+        chosen = next(p["id"] for p in PEOPLE if p["id"] not in {first, "u1", "adm", "hr1"})
+        assert api.post(f"/questions/{qid}/handoff", {"person_id": chosen},
+                        person=first).status_code == 200
+        clock.advance(hours=10)
+        api.post(f"/questions/{qid}/answers", {"body": "Scale the consumers."}, person=chosen)
+        items = api.get(f"/communities/{cid}/relay-members", person="u5").json["items"]
+        assert {i["person"]["id"]: i["outcomes"] for i in items}[first]["reroutes"] == 1
+
+
 @pytest.mark.parametrize("caller, expected", [
     (("u1", "employee"), 403), (("hr1", "hr"), 403), (("u5", "employee"), 200),
     (("u4", "employee"), 200), (("adm", "admin"), 200), (("u3", "employee"), 403)])

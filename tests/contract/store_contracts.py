@@ -529,6 +529,10 @@ class QuestionStoreContract:
             store.put_relay(relay("q1", "e1"))  # a second "new" relay to the same person
         assert store.get_relay("q1", "e1").state == "declined"
         assert store.get_relay("q1", "nobody") is None
+        invited = store.put_relay(relay("q1", "e2", reason="invited", invited_by="e1",
+                                        note="You wrote it."))
+        assert store.get_relay("q1", "e2") == invited and invited.invited_by == "e1"
+        assert store.relays_for_question("q1")[1].note == "You wrote it."
 
     def test_put_relay_with_a_version_for_a_missing_relay_is_a_conflict(self, store):
         with pytest.raises(Conflict):
