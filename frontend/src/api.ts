@@ -96,6 +96,9 @@ export interface Relay {
   rank: number;
   explanation: Evidence[];
   due_at: string | null;
+  // Who invited them or passed it on; name null for an anonymous asker who invited them.
+  invited_by: { id: string | null; name: string | null } | null;
+  note: string;
   question?: Question;
 }
 
@@ -194,6 +197,10 @@ export class Api {
   inbox = () => this.get<Page<Relay>>("/relays", { state: "open", limit: 100 });
   watchedQuestions = () => this.get<Page<Question>>("/questions", { watched: true, status: "open", limit: 20 });
   decline = (id: string) => this.call<Relay>("POST", `/questions/${encodeURIComponent(id)}/decline`);
+  invite = (id: string, personId: string, note: string) =>
+    this.call<Relay>("POST", `/questions/${encodeURIComponent(id)}/invite`, { person_id: personId, note });
+  handOff = (id: string, personId: string, note: string) =>
+    this.call<Relay>("POST", `/questions/${encodeURIComponent(id)}/handoff`, { person_id: personId, note });
   exportMine = () => this.get<MyData>("/me/export");
   deleteMe = () =>
     this.call<{ id: string; deleted: boolean; answers_kept: number }>("DELETE", "/me?confirm=true");

@@ -1,11 +1,12 @@
-// "Questions for me": what was relayed to me, why me; answer, decline or snooze. Below, the
-// open questions on the tags I watch.
+// "Questions for me": what was relayed to me, why me; answer, decline, snooze or pass it to a
+// colleague who knows more. Below, the open questions on the tags I watch.
 import { html, nothing, type PropertyValues } from "lit";
 import type { Question, Relay } from "./api";
 import { Panel } from "./base";
 import { formatDate, plural, type Key } from "./i18n";
 import { markdown } from "./markdown";
 import { whyList } from "./why";
+import "./colleague";
 
 const SNOOZE_HOURS = [4, 24, 72, 168];
 // Why a relay that was not the question's first choice came to me (its `reason`).
@@ -14,21 +15,26 @@ const RELAY_REASONS: Record<string, Key> = {
   escalation_peer: "relay.why.escalation_peer",
   community_manager: "relay.why.community_manager",
   escalation_manager: "relay.why.escalation_manager",
+  invited: "relay.why.invited",
+  handoff: "relay.why.handoff",
 };
 
 export class InboxPanel extends Panel {
   static properties = {
     ...Panel.properties, items: { state: true }, watched: { state: true }, answering: { state: true },
+    passing: { state: true },
   };
   declare items: Relay[] | null;
   declare watched: Question[] | null;
   declare answering: string;
+  declare passing: string; // the question whose "pass to a colleague" form is open
 
   constructor() {
     super();
     this.items = null;
     this.watched = null;
     this.answering = "";
+    this.passing = "";
   }
 
   protected updated(changed: PropertyValues) {
@@ -53,6 +59,14 @@ export class InboxPanel extends Panel {
   private async decline(relay: Relay) {
     if (await this.run(() => this.ctx.api.decline(relay.question_id))) await this.load(this.t("inbox.declined"));
   }
+
+  // Errors are the picker's to show, beside the colleague chosen.
+  private passOn = (relay: Relay) => async (personId: string, note: string) => {
+    await this.ctx.api.handOff(relay.question_id, personId, note);
+    this.passing = "";
+    await this.load(this.t("inbox.passed"));
+    return true;
+  };
 
   private async snooze(relay: Relay) {
     const select = this.renderRoot.querySelector(`#snooze-${relay.question_id}`) as HTMLSelectElement;
@@ -100,7 +114,9 @@ export class InboxPanel extends Panel {
         ${relay.due_at ? html` · ${t("inbox.due", { date: formatDate(this.ctx.lang, relay.due_at) })}` : nothing}</p>
       ${q.body ? markdown(q.body) : nothing}
       <h4>${t("inbox.whyYou")}</h4>
-      ${Object.hasOwn(RELAY_REASONS, relay.reason) ? html`<p class="meta relay-reason">${t(RELAY_REASONS[relay.reason])}</p>` : nothing}
+      ${Object.hasOwn(RELAY_REASONS, relay.reason) ? html`<p class="meta relay-reason">${t(RELAY_REASONS[relay.reason],
+        { name: relay.invited_by?.name ?? t("relay.someone") })}</p>` : nothing}
+      ${relay.note ? html`<blockquote class="relay-note">${relay.note}</blockquote>` : nothing}
       ${whyList(relay.explanation, t, this.ctx.lang, t("inbox.whyYou"))}
       ${this.answering === id ? html`<form @submit=${(e: Event) => this.answer(e, relay)}>
           <label for="answer-${id}">${t("q.yourAnswer")}</label>
@@ -113,7 +129,12 @@ export class InboxPanel extends Panel {
         <label class="sr-only" for="snooze-${id}">${t("inbox.snoozeFor")}</label>
         <select id="snooze-${id}" style="width:auto">${SNOOZE_HOURS.map((h) => html`<option value=${h} ?selected=${h === 24}>${t(`snooze.${h}` as never)}</option>`)}</select>
         <button type="button" @click=${() => this.snooze(relay)} ?disabled=${this.busy}>${t("inbox.snooze")}</button>
+        <button type="button" aria-expanded=${this.passing === id ? "true" : "false"}
+          @click=${() => { this.passing = this.passing === id ? "" : id; }}>${t("inbox.pass")}</button>
       </div>
+      ${this.passing === id ? html`<relais-colleague-picker .ctx=${this.ctx} .send=${this.passOn(relay)}
+          .action=${"inbox.passTo"} .exclude=${[relay.expert.id, q.asker?.id].filter((id): id is string => !!id)}
+          @relais-picked=${() => { this.passing = ""; }}></relais-colleague-picker>` : nothing}
     </li>`;
   }
 

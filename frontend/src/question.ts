@@ -1,9 +1,11 @@
-// One question: its status, to whom it was relayed (for the asker), its answers; accept, answer.
+// One question: its status, to whom it was relayed (for the asker), its answers; accept, answer,
+// invite a colleague by name.
 import { html, nothing, type PropertyValues } from "lit";
 import type { Answer, Question, Relay } from "./api";
 import { Panel } from "./base";
 import { formatDate, labelOf } from "./i18n";
 import { markdown } from "./markdown";
+import "./colleague";
 
 export class QuestionView extends Panel {
   static properties = {
@@ -12,11 +14,13 @@ export class QuestionView extends Panel {
     poll: { type: Number },
     question: { state: true },
     relays: { state: true },
+    inviting: { state: true },
   };
   declare questionId: string;
   declare poll: number;
   declare question: Question | null;
   declare relays: Relay[];
+  declare inviting: boolean;
   private timer?: number;
 
   constructor() {
@@ -25,6 +29,7 @@ export class QuestionView extends Panel {
     this.poll = 15;
     this.question = null;
     this.relays = [];
+    this.inviting = false;
   }
 
   disconnectedCallback() {
@@ -61,6 +66,15 @@ export class QuestionView extends Panel {
     if (question) await this.load(true);
   }
 
+  // Errors are the picker's to show, beside the colleague chosen.
+  private invite = async (personId: string, note: string) => {
+    await this.ctx.api.invite(this.questionId, personId, note);
+    this.inviting = false;
+    this.notice = this.t("q.invited");
+    await this.load(true);
+    return true;
+  };
+
   private async sendAnswer(event: Event) {
     event.preventDefault();
     const form = event.target as HTMLFormElement;
@@ -91,6 +105,7 @@ export class QuestionView extends Panel {
         ${q.tags.length ? html`<ul class="chips">${q.tags.map((tag) => html`<li class="chip">${tag}</li>`)}</ul>` : nothing}
         ${q.body ? markdown(q.body) : nothing}
         ${q.asked_by_me ? this.relayList() : nothing}
+        ${q.status === "open" ? this.inviteForm(q) : nothing}
         <h3>${t("q.answersHeading")}</h3>
         ${answers.length ? html`<ul class="plain answers">${answers.map((a) => this.answerItem(q, a))}</ul>`
           : html`<p class="meta">${t("q.noAnswer")}</p>`}
@@ -108,7 +123,21 @@ export class QuestionView extends Panel {
     return html`<h3>${t("q.relayedTo")}</h3>
       ${this.relays.length ? html`<ul class="plain relays">${this.relays.map((r) => html`<li class="meta relay">
           <strong>${r.expert.name}</strong> — <span data-state=${r.state}>${labelOf(t, "relay", r.state)}</span>
+          ${r.invited_by?.name ? html` · <span class="invited-by">${r.invited_by.id === this.question?.asker?.id
+            ? t("q.invitedByYou") : t(r.reason === "handoff" ? "q.passedBy" : "q.invitedBy", { name: r.invited_by.name })}</span>` : nothing}
         </li>`)}</ul>` : html`<p class="meta">${t("q.noRelay")}</p>`}`;
+  }
+
+  // Anyone who knows who knows may ask them by name; the people already asked are not offered.
+  private inviteForm(q: Question) {
+    const t = this.t;
+    if (!this.inviting) {
+      return html`<div class="actions"><button type="button" class="invite" @click=${() => { this.inviting = true; }}>${t("q.invite")}</button></div>`;
+    }
+    const asked = this.relays.map((r) => r.expert.id);
+    return html`<relais-colleague-picker .ctx=${this.ctx} .send=${this.invite} .action=${"q.inviteTo"}
+      .exclude=${[q.asker?.id, ...asked].filter((id): id is string => !!id)}
+      @relais-picked=${() => { this.inviting = false; }}></relais-colleague-picker>`;
   }
 
   private answerItem(q: Question, a: Answer) {

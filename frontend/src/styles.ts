@@ -51,6 +51,8 @@ export const styles = css`
   .actions { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: .6rem; align-items: center; }
   .card { border: 1px solid var(--line); border-radius: 8px; padding: .75rem; margin: .6rem 0; background: var(--bg); }
   .meta { color: var(--muted); font-size: .88rem; }
+  .relay-note { margin: .3rem 0; padding-left: .6rem; border-left: 3px solid var(--accent-soft); font-style: italic; }
+  button.colleague[aria-pressed="true"] { font-weight: 700; text-decoration: none; }
   .chips { display: flex; flex-wrap: wrap; gap: .3rem; margin: .3rem 0; padding: 0; list-style: none; }
   .chip { background: var(--accent-soft); color: var(--accent); border-radius: 999px; padding: .05rem .55rem; font-size: .85rem; border: none; }
   button.chip { text-decoration: none; }

@@ -385,6 +385,87 @@ def test_decline_and_snooze_pass_the_question_on(server, open_widget):
         "Une personne sollicitée avant vous n'a pas pu la prendre.")
 
 
+def colleague_to_ask(server, question_id: str) -> dict:
+    """Someone who can be asked the question by name: not asked yet, not its asker, in
+    routing and not away."""
+    asked = {r["expert"]["id"] for r in
+             server.call("GET", f"/questions/{question_id}/relays")["items"]} | {ASKER}
+    people = server.call("GET", "/profiles?limit=100")["items"]
+    return next(p for p in people if p["id"] not in asked and not p["routing_opt_out"]
+                and not p["away_until"] and not p["muted_tags"])
+
+
+def choose_colleague(scope, person: dict, note: str, submit: str):
+    picker = scope.locator("relais-colleague-picker")
+    picker.get_by_label("Colleague's name").fill(person["name"])
+    picker.get_by_role("button", name=person["name"], exact=True).click()
+    picker.get_by_label("A word for them (optional)").fill(note)
+    picker.get_by_role("button", name=f"{submit} {person['name']}").click()
+
+
+def test_a_relayed_question_is_passed_to_a_colleague_who_is_told_by_whom(server, open_widget):
+    question = server.call("POST", "/questions", {
+        "title": f"Who signs off a supplier's ISO certificate? ({uuid.uuid4().hex[:6]})",
+        "body": "", "tags": ["qualité"], "anonymous": False})
+    first = server.call("GET", f"/questions/{question['id']}/relays")["items"][0]["expert"]
+    colleague = colleague_to_ask(server, question["id"])
+
+    page = open_widget(first["id"])
+    card = tab(page, "For me").locator("li.relay-item", has_text=question["title"])
+    card.get_by_role("button", name="Pass to a colleague").click()
+    choose_colleague(card, colleague, "She audits our suppliers.", "Pass to")
+    page.locator("relais-inbox .notice").filter(has_text="Passed on").wait_for()
+    assert page.locator("relais-inbox li.relay-item", has_text=question["title"]).count() == 0
+
+    relays = {r["expert"]["id"]: r for r in
+              server.call("GET", f"/questions/{question['id']}/relays")["items"]}
+    assert relays[first["id"]]["state"] == "declined"
+    assert relays[colleague["id"]]["reason"] == "handoff"
+    assert not [r for r in relays.values() if r["reason"] == "reroute"]  # no automatic next
+    page = open_widget(colleague["id"])
+    card = tab(page, "For me").locator("li.relay-item", has_text=question["title"])
+    assert card.locator(".relay-reason").inner_text() == (
+        f"{first['name']} was asked and passed it to you.")
+    assert card.locator(".relay-note").inner_text() == "She audits our suppliers."
+    page = open_widget(colleague["id"], lang="fr")
+    card = tab(page, "Pour moi").locator("li.relay-item", has_text=question["title"])
+    assert card.locator(".relay-reason").inner_text() == (
+        f"{first['name']} a été sollicité·e et vous l'a transmise.")
+    assert page.errors == []
+
+
+def test_the_asker_invites_a_colleague_and_a_refusal_says_why(server, open_widget):
+    title = f"Can we reuse last year's safety training slides? ({uuid.uuid4().hex[:6]})"
+    question = server.call("POST", "/questions", {"title": title, "body": "", "tags": [],
+                                                  "anonymous": False})
+    colleague = colleague_to_ask(server, question["id"])
+    asked = {r["expert"]["id"] for r in
+             server.call("GET", f"/questions/{question['id']}/relays")["items"]}
+    away = next(p for p in server.call("GET", "/profiles?limit=100")["items"]
+                if p["id"] not in asked | {colleague["id"], ASKER} and not p["away_until"])
+    server.call("PATCH", f"/profiles/{away['id']}", {"away_until": "2099-01-01"},
+                person=away["id"])
+    try:
+        page = open_widget(ASKER)
+        tab(page, "My questions").get_by_role("button", name=title).click()
+        detail = page.locator("relais-question")
+        detail.get_by_role("button", name="Invite a colleague to answer").click()
+        choose_colleague(detail, away, "", "Invite")
+        detail.locator("relais-colleague-picker .error").filter(
+            has_text="they are away until 2099-01-01").wait_for()
+        choose_colleague(detail, colleague, "You gave that training.", "Invite")
+        detail.locator(".notice", has_text="Invitation sent.").wait_for()
+        detail.locator("li.relay", has_text=colleague["name"]).locator(
+            ".invited-by", has_text="invited by you").wait_for()
+    finally:
+        server.call("PATCH", f"/profiles/{away['id']}", {"away_until": None},
+                    person=away["id"])
+    mine = server.call("GET", "/relays?state=open", person=colleague["id"])["items"]
+    assert [r["note"] for r in mine if r["question_id"] == question["id"]] == [
+        "You gave that training."]
+    assert page.errors == []
+
+
 # Hostile content: no script ever runs ---------------------------------------------------------
 HOSTILE = "\n\n".join([
     "<script>window.__pwned = 'script'</script>",
