@@ -292,10 +292,10 @@ class RoutingService:
         return stored
 
     def invite(self, caller: Caller, question_id: str, person_id: str, note: str = "") -> Relay:
-        """Ask a colleague by name to answer an open question: anyone may, the asker first
-        (they often know who knows). It is a relay like the others (mailed, in their "For
-        me", declined or snoozed the same way), to at most MAX_INVITATIONS people per
-        inviter and question, and never to someone who could not be relayed it."""
+        """Ask a colleague by name to answer an open question: anyone may (the asker often
+        knows who knows). It is a relay like the others (mailed, in their "For me", declined
+        or snoozed the same way), to at most MAX_INVITATIONS people per inviter and
+        question, and never to someone who could not be relayed it."""
         question = self._open_question(question_id)
         relays = self.questions.relays_for_question(question.id)
         if sum(r.invited_by == caller.id and r.reason == "invited" for r in relays) >= \

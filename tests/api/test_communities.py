@@ -411,38 +411,31 @@ def test_old_questions_answered_in_the_window_count_and_quiet_ones_are_not_read(
     assert sorted(read) == sorted(old)  # the community's four other questions stayed unread
 
 
-def test_a_decline_followed_by_an_answer_from_the_next_relay_counts(tmp_path, clock, embedder):
+@pytest.mark.parametrize("how", ["decline", "handoff"])
+def test_a_question_passed_on_and_answered_counts_for_who_passed_it(tmp_path, clock, embedder,
+                                                                    how):
+    """Declined, it goes to the next match; handed off, to the colleague they chose."""
     with api_with(tmp_path, clock, embedder, relay_member_min_outcomes=1, relay_count=1) as api:
         seed_people(api.relais, PEOPLE)
         cid = make_community(api)
         api.put(f"/communities/{cid}/roles/u5", {"role": "manager"}, **ADMIN)
         qid = ask_in(api, cid, title="kafka flink consumer lag")
         first = api.relais.question_store.relays_for_question(qid)[0].expert_id
-        assert api.post(f"/questions/{qid}/decline", person=first).status_code == 200
-        relays = api.relais.question_store.relays_for_question(qid)
-        nxt = [r.expert_id for r in relays if r.reason == "reroute"][0]
+        if how == "decline":
+            assert api.post(f"/questions/{qid}/decline", person=first).status_code == 200
+        else:
+            chosen = next(p["id"] for p in PEOPLE if p["id"] not in {first, "u1", "adm"})
+            assert api.post(f"/questions/{qid}/handoff", {"person_id": chosen},
+                            person=first).status_code == 200
+        [nxt] = [r.expert_id for r in api.relais.question_store.relays_for_question(qid)
+                 if r.reason in ("reroute", "handoff")]
+        assert how == "decline" or nxt == chosen
         clock.advance(hours=10)  # not a quick answer
         api.post(f"/questions/{qid}/answers", {"body": "Scale the consumers."}, person=nxt)
         items = api.get(f"/communities/{cid}/relay-members", person="u5").json["items"]
         outcomes = {i["person"]["id"]: i["outcomes"] for i in items}
         assert outcomes[first]["reroutes"] == 1
         assert nxt not in outcomes  # a slow, unaccepted answer is no outcome
-
-
-def test_passing_a_question_to_a_colleague_who_answers_counts(tmp_path, clock, embedder):
-    with api_with(tmp_path, clock, embedder, relay_member_min_outcomes=1, relay_count=1) as api:
-        seed_people(api.relais, PEOPLE)
-        cid = make_community(api)
-        api.put(f"/communities/{cid}/roles/u5", {"role": "manager"}, **ADMIN)
-        qid = ask_in(api, cid, title="kafka flink consumer lag")
-        first = api.relais.question_store.relays_for_question(qid)[0].expert_id
-        chosen = next(p["id"] for p in PEOPLE if p["id"] not in {first, "u1", "adm", "hr1"})
-        assert api.post(f"/questions/{qid}/handoff", {"person_id": chosen},
-                        person=first).status_code == 200
-        clock.advance(hours=10)
-        api.post(f"/questions/{qid}/answers", {"body": "Scale the consumers."}, person=chosen)
-        items = api.get(f"/communities/{cid}/relay-members", person="u5").json["items"]
-        assert {i["person"]["id"]: i["outcomes"] for i in items}[first]["reroutes"] == 1
 
 
 @pytest.mark.parametrize("caller, expected", [
