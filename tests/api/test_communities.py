@@ -338,6 +338,8 @@ def test_a_question_outside_communities_escalates_as_before(api, org, clock):
     overdue(relais, clock)
     result = overdue(relais, clock)
     assert result["community_managers"] == 0 and result["managers"] == 1
+    reasons = [r.reason for r in relais.question_store.relays_for_question(question.id)]
+    assert reasons.count("escalation_manager") == 1 and "community_manager" not in reasons
 
 
 # Relay members and thanks --------------------------------------------------------------------

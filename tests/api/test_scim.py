@@ -128,8 +128,8 @@ def test_entra_create_and_every_lookup_entra_uses(idp):
                         f'emails[type eq "work"].value eq "{email}"',
                         f'emails.value eq "{email}"',
                         f'id eq "{user["id"]}"',
-                        f'userName eq "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee" and '
-                        f'externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"'):
+                        'userName eq "Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee" and '
+                        'externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"'):
         found = idp.find(filter_text)
         assert [r["id"] for r in found["Resources"]] == [user["id"]], filter_text
 

@@ -363,7 +363,7 @@ def test_daily_readers_get_one_digest_instead_of_mails(relais):
     assert len(digests) == counts["people"]
     text = "".join(m["text"] for m in digests)
     assert first in text and second in text
-    assert f"To reply by mail, write to reply+" in text
+    assert "To reply by mail, write to reply+" in text
     assert relais.notifier.send_digests() == {"people": 0, "items": 0}
     # A reply to the address given in the digest is an answer like any other.
     relay = relais.question_store.relays_for_question(first)[0]
