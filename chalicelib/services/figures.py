@@ -219,11 +219,17 @@ class FiguresService:
 
         relay_counts: Counter = Counter()
         reached_manager = reached_community_manager = 0
+        # Questions someone passed on or invited a colleague to: where people knew better
+        # than the ranking, or filled in for it.
+        by_hand = answered_by_hand = 0
         for question in questions:
             relays = relays_of[question.id]
             relay_counts.update(r.expert_id for r in relays)
             reached_manager += any(r.reason == "escalation_manager" for r in relays)
             reached_community_manager += any(r.reason == "community_manager" for r in relays)
+            chosen = [r for r in relays if r.reason in ("invited", "handoff")]
+            by_hand += bool(chosen)
+            answered_by_hand += any(r.state == "answered" for r in chosen)
         population = dict(relay_counts)
         if community_id is not None:
             for member in self.communities.store.member_ids(community_id):
@@ -254,6 +260,9 @@ class FiguresService:
             "line_manager_share": _ratio(reached_manager, asked_count),
             "questions_reaching_a_community_manager": reached_community_manager,
             "community_manager_share": _ratio(reached_community_manager, asked_count),
+            "questions_passed_on_by_hand": by_hand,
+            "passed_on_by_hand_share": _ratio(by_hand, asked_count),
+            "questions_answered_by_someone_passed_to": answered_by_hand,
             "relays": sum(relay_counts.values()),
             "people_relayed": len(relay_counts),
             "relay_gini": gini(population.values()),

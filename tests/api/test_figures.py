@@ -67,6 +67,9 @@ def world(api, clock):
     relais.question_store.put_relay(Relay(question_id=q3, expert_id="boss",
                                           reason="escalation_manager",
                                           created_at="2026-01-07T20:00:00Z"))
+    relais.question_store.put_relay(Relay(question_id=q3, expert_id=LEGAL[0],
+                                          reason="handoff", invited_by="o3", state="answered",
+                                          created_at="2026-01-07T12:00:00Z"))
     clock.advance(hours=19)
     q4 = ask("a1", "kafka connect offsets", cid)  # 2026-01-08 09:00, unanswered
     q5 = ask("a2", INJECTION, anonymous=True)  # unanswered, anonymous
@@ -99,6 +102,8 @@ def test_figures_of_all_communities(world):
     assert figures["answers"] == 13
     assert figures["questions_reaching_a_line_manager"] == 1
     assert figures["line_manager_share"] == 0.2
+    assert (figures["questions_passed_on_by_hand"], figures["passed_on_by_hand_share"],
+            figures["questions_answered_by_someone_passed_to"]) == (1, 0.2, 1)
     # a1 (Sales) got 3 answers from Ops/Data; a2 (Ops) 10, of which 6 from other departments
     assert figures["cross_department_answer_share"] == round(9 / 13, 4)
     assert figures["relay_gini"] == relay_gini(world.relais, [ids[f"q{i}"] for i in range(1, 6)])
