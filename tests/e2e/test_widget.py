@@ -395,15 +395,18 @@ def colleague_to_ask(server, question_id: str) -> dict:
                 and not p["away_until"] and not p["muted_tags"])
 
 
-def choose_colleague(scope, person: dict, note: str, submit: str):
+def choose_colleague(scope, person: dict, note: str, submit: str, shot: Path | None = None):
     picker = scope.locator("relais-colleague-picker")
     picker.get_by_label("Colleague's name").fill(person["name"])
     picker.get_by_role("button", name=person["name"], exact=True).click()
     picker.get_by_label("A word for them (optional)").fill(note)
+    if shot:
+        scope.page.screenshot(path=shot, full_page=True)
     picker.get_by_role("button", name=f"{submit} {person['name']}").click()
 
 
-def test_a_relayed_question_is_passed_to_a_colleague_who_is_told_by_whom(server, open_widget):
+def test_a_relayed_question_is_passed_to_a_colleague_who_is_told_by_whom(server, open_widget,
+                                                                          shots):
     question = server.call("POST", "/questions", {
         "title": f"Who signs off a supplier's ISO certificate? ({uuid.uuid4().hex[:6]})",
         "body": "", "tags": ["qualité"], "anonymous": False})
@@ -413,7 +416,8 @@ def test_a_relayed_question_is_passed_to_a_colleague_who_is_told_by_whom(server,
     page = open_widget(first["id"])
     card = tab(page, "For me").locator("li.relay-item", has_text=question["title"])
     card.get_by_role("button", name="Pass to a colleague").click()
-    choose_colleague(card, colleague, "She audits our suppliers.", "Pass to")
+    choose_colleague(card, colleague, "She audits our suppliers.", "Pass to",
+                     shot=shots / "pass-on.png")
     page.locator("relais-inbox .notice").filter(has_text="Passed on").wait_for()
     assert page.locator("relais-inbox li.relay-item", has_text=question["title"]).count() == 0
 
