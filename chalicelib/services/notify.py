@@ -120,7 +120,8 @@ class Notifier:
             expert, question.id, kind="relay", reply_to=reply_to,
             subject=f"[Relais] A question for you: {question.title}",
             text=(f"Hello {expert.name},\n\n{asker} asked {asked}.\n\n{question.title}\n\n"
-                  f"{details}{why}{how}Answer, decline or snooze: {self._url(question)}\n"))
+                  f"{details}{why}{how}Answer, decline, snooze or pass it to a colleague: "
+                  f"{self._url(question)}\n"))
 
     def watched(self, question: Question, watcher: Profile, tags: list[str], *,
                 hold: bool = False) -> None:
