@@ -385,14 +385,16 @@ def test_decline_and_snooze_pass_the_question_on(server, open_widget):
         "Une personne sollicitée avant vous n'a pas pu la prendre.")
 
 
-def colleague_to_ask(server, question_id: str) -> dict:
+def colleague_to_ask(server, question_id: str, also_not=()) -> dict:
     """Someone who can be asked the question by name: not asked yet, not its asker, in
-    routing and not away."""
+    routing, not away, and with no open question (other tests relay questions too)."""
     asked = {r["expert"]["id"] for r in
-             server.call("GET", f"/questions/{question_id}/relays")["items"]} | {ASKER}
+             server.call("GET", f"/questions/{question_id}/relays")["items"]}
     people = server.call("GET", "/profiles?limit=100")["items"]
-    return next(p for p in people if p["id"] not in asked and not p["routing_opt_out"]
-                and not p["away_until"] and not p["muted_tags"])
+    return next(p for p in people if p["id"] not in asked | {ASKER, *also_not}
+                and not p["routing_opt_out"] and not p["away_until"] and not p["muted_tags"]
+                and not server.call("GET", "/relays?state=open&limit=1",
+                                    person=p["id"])["items"])
 
 
 def choose_colleague(scope, person: dict, note: str, submit: str, shot: Path | None = None):
@@ -443,10 +445,7 @@ def test_the_asker_invites_a_colleague_and_a_refusal_says_why(server, open_widge
     question = server.call("POST", "/questions", {"title": title, "body": "", "tags": [],
                                                   "anonymous": False})
     colleague = colleague_to_ask(server, question["id"])
-    asked = {r["expert"]["id"] for r in
-             server.call("GET", f"/questions/{question['id']}/relays")["items"]}
-    away = next(p for p in server.call("GET", "/profiles?limit=100")["items"]
-                if p["id"] not in asked | {colleague["id"], ASKER} and not p["away_until"])
+    away = colleague_to_ask(server, question["id"], also_not=[colleague["id"]])
     server.call("PATCH", f"/profiles/{away['id']}", {"away_until": "2099-01-01"},
                 person=away["id"])
     try:
