@@ -78,6 +78,7 @@ class Candidate:
     person_id: str
     routing_opt_out: bool = False
     away: bool = False
+    away_until: str | None = None  # the day they are back, when known (to say so)
     open_relays: int = 0
     muted_tags: frozenset[str] = frozenset()  # the person asked not to get questions so tagged
 
@@ -284,17 +285,31 @@ def fuse_documents(bm25_hits: Sequence[Hit], knn_hits: Sequence[Hit],
     return fused
 
 
+def unavailable(person: Candidate, policy: Policy) -> str | None:
+    """Why a question may not be relayed to `person`, in words (None: it may): they left
+    routing, are away, muted one of its tags or hold too many open questions. Ranking skips
+    such people; a colleague who names them by hand is told why."""
+    if person.routing_opt_out:
+        return "they left routing: they take no questions"
+    if person.away:
+        return f"they are away until {person.away_until}" if person.away_until \
+            else "they are away"
+    if person.muted_tags & policy.tags:
+        return "they asked not to get questions on this topic"
+    if person.open_relays >= policy.max_open_relays:
+        return f"they already have {person.open_relays} open questions"
+    return None
+
+
 def apply_policy(suggestions: Sequence[Suggestion], candidates: dict[str, Candidate],
                  policy: Policy) -> list[Suggestion]:
-    """Drop excluded, opted-out, away and overloaded people, and those who muted one of the
-    question's tags (and anyone unknown: only `candidates` may be suggested); damp people who
-    already hold open relays."""
+    """Drop excluded and unavailable people (and anyone unknown: only `candidates` may be
+    suggested); damp people who already hold open relays."""
     kept = []
     for suggestion in suggestions:
         person = candidates.get(suggestion.person_id)
-        if (person is None or person.person_id in policy.excluded or person.routing_opt_out
-                or person.away or person.open_relays >= policy.max_open_relays
-                or person.muted_tags & policy.tags):
+        if (person is None or person.person_id in policy.excluded
+                or unavailable(person, policy)):
             continue
         if person.open_relays:
             suggestion.score /= 1.0 + policy.open_relay_damping * person.open_relays

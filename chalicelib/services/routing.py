@@ -143,21 +143,24 @@ class RoutingService:
                       prefer: frozenset[str], boost: float) -> list[matching.Suggestion]:
         """The routing policy on `suggestions` (their people's profiles and loads read),
         then the community boost for the people in `prefer`."""
-        people = self.profiles.get_many(s.person_id for s in suggestions)
-        loads = self.questions.open_relay_counts(people)
-        today = self.clock.now().date().isoformat()
-        candidates = {
-            p.id: matching.Candidate(
-                person_id=p.id, routing_opt_out=p.routing_opt_out,
-                away=p.away_on(today), open_relays=loads.get(p.id, 0),
-                muted_tags=frozenset(p.muted_tags))
-            for p in people.values() if p.active and not p.deleted}
+        candidates = self._candidates(self.profiles.get_many(s.person_id for s in suggestions))
         kept = matching.apply_policy(suggestions, candidates, policy)
         if boost != 1.0:
             for suggestion in kept:
                 if suggestion.person_id in prefer:
                     suggestion.score *= boost
         return kept
+
+    def _candidates(self, people: dict[str, Profile]) -> dict[str, matching.Candidate]:
+        """What the routing policy knows of `people` today (those in the directory), their
+        open relays counted."""
+        loads = self.questions.open_relay_counts(people)
+        today = self.clock.now().date().isoformat()
+        return {p.id: matching.Candidate(
+                    person_id=p.id, routing_opt_out=p.routing_opt_out, away=p.away_on(today),
+                    away_until=p.away_until, open_relays=loads.get(p.id, 0),
+                    muted_tags=frozenset(p.muted_tags))
+                for p in people.values() if p.active and not p.deleted}
 
     def suggest_experts(self, draft: Draft, asker_id: str, limit: int = 5) -> list[dict]:
         """Experts for a draft: nothing is stored. Each comes with why."""
@@ -331,9 +334,8 @@ class RoutingService:
     def _check_invitee(self, question: Question, relays: list[Relay], caller: Caller,
                        person_id: str) -> None:
         """Refuses, with the reason, a colleague who cannot be asked this question by name:
-        the rules of routing hold for people chosen by hand (left routing, away, a muted
-        tag, too many open questions), so that an invitation never overrides a choice they
-        made about their own time."""
+        the routing policy's rules hold for people chosen by hand (matching.unavailable), so
+        that an invitation never overrides a choice they made about their own time."""
         def refused(message: str) -> Conflict:
             return Conflict(f"person_id: {message}", [{"field": "person_id", "message": message}])
 
@@ -341,21 +343,16 @@ class RoutingService:
             raise field_error("person_id", "you cannot invite yourself")
         if person_id == question.asker_id:
             raise field_error("person_id", "they asked this question")
-        person = self.profiles.get(person_id)
-        if person is None or person.deleted or not person.active:
+        candidate = self._candidates(self.profiles.get_many([person_id])).get(person_id)
+        if candidate is None:
             raise NotFound(f"no colleague {person_id!r} in the directory",
                            [{"field": "person_id", "message": "not in the directory"}])
         if any(r.expert_id == person_id for r in relays):
             raise refused("this question was already relayed to them")
-        if person.routing_opt_out:
-            raise refused("they left routing: they take no questions")
-        if person.away_on(self.clock.now().date().isoformat()):
-            raise refused(f"they are away until {person.away_until}")
-        if set(question.tags) & set(person.muted_tags):
-            raise refused("they asked not to get questions on this topic")
-        load = self.questions.open_relay_counts([person_id]).get(person_id, 0)
-        if load >= self.settings.max_open_relays:
-            raise refused(f"they already have {load} open questions")
+        reason = matching.unavailable(candidate, matching.Policy(
+            tags=frozenset(question.tags), max_open_relays=self.settings.max_open_relays))
+        if reason:
+            raise refused(reason)
 
     def mark_away(self, person_id: str, until: str | None) -> list[Relay]:
         """The person is away (an out-of-office reply): their open relays go to others."""

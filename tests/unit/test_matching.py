@@ -167,3 +167,25 @@ def test_evidence_by_meaning_is_on_the_question_only_when_close_in_meaning():
                                   whole=whole, weights=matching.Weights(close_in_meaning=0.1))
     assert all(s.on_topic for s in loose)
 
+
+
+def test_the_policy_skips_exactly_the_people_it_would_refuse_by_name():
+    policy = matching.Policy(excluded=frozenset({"asker"}), tags=frozenset({"kafka"}),
+                             max_open_relays=3)
+    people = {
+        "free": matching.Candidate("free", open_relays=2),
+        "left": matching.Candidate("left", routing_opt_out=True),
+        "away": matching.Candidate("away", away=True, away_until="2026-06-01"),
+        "muted": matching.Candidate("muted", muted_tags=frozenset({"kafka", "sql"})),
+        "busy": matching.Candidate("busy", open_relays=3),
+        "asker": matching.Candidate("asker"),
+    }
+    reasons = {p: matching.unavailable(c, policy) for p, c in people.items()}
+    assert reasons == {
+        "free": None, "asker": None,  # the asker is excluded from ranking, not unavailable
+        "left": "they left routing: they take no questions",
+        "away": "they are away until 2026-06-01",
+        "muted": "they asked not to get questions on this topic",
+        "busy": "they already have 3 open questions"}
+    ranked = [matching.Suggestion(p, 1.0, []) for p in people]
+    assert ranking(matching.apply_policy(ranked, people, policy)) == ["free"]
