@@ -44,14 +44,23 @@ def answer_view(answer: Answer, caller: Caller, people: dict[str, Profile]) -> d
     return data
 
 
+def named_inviter(relay: Relay, question: Question | None) -> str | None:
+    """Who invited the relay's person or passed them the question, when they may be named:
+    never the asker of an anonymous question, not even to the asker's own invitee (nor
+    anyone, for a question not found)."""
+    inviter = relay.invited_by
+    if inviter is None or question is None or (question.anonymous
+                                               and inviter == question.asker_id):
+        return None
+    return inviter
+
+
 def relay_view(relay: Relay, people: dict[str, Profile], question: Question | None) -> dict:
-    """A relay, with who it went to and who invited them or passed it on; the asker of an
-    anonymous question who invited someone is not named, not even to the asker's own
-    invitee."""
+    """A relay, with who it went to and who invited them or passed it on (named_inviter)."""
     data = relay.to_dict()
     data["expert"] = author_view(people.get(relay.expert_id), relay.expert_id)
-    inviter = data.pop("invited_by")
-    hidden = question is None or (question.anonymous and inviter == question.asker_id)
-    data["invited_by"] = (None if inviter is None else {"id": None, "name": None} if hidden
-                          else author_view(people.get(inviter), inviter))
+    inviter = named_inviter(relay, question)
+    data["invited_by"] = (None if relay.invited_by is None else
+                          author_view(people.get(inviter), inviter) if inviter
+                          else {"id": None, "name": None})
     return data

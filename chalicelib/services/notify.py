@@ -9,6 +9,7 @@ from ..clock import SystemClock, iso
 from ..domain import Answer, Profile, Question, Relay
 from ..mail_ports import PRIVATE_HEADER, MailLedger
 from ..ports import Clock, Mailer, MailNotSent, ProfileStore
+from ..views import named_inviter
 
 log = logging.getLogger("relais.notify")
 MAX_REFERENCES = 10
@@ -105,10 +106,8 @@ class Notifier:
         asked = ("a question that is still unanswered" if relay.reason in ESCALATED_TO_MANAGERS
                  else "a question you are likely to answer well")
         details = f"{question.body}\n\n" if question.body else ""
-        # An anonymous asker who invited someone stays anonymous.
-        inviter = ("A colleague" if not relay.invited_by or (
-            question.anonymous and relay.invited_by == question.asker_id)
-            else self._name(relay.invited_by))
+        inviter_id = named_inviter(relay, question)
+        inviter = self._name(inviter_id) if inviter_id else "A colleague"
         phrases = why_you(relay.explanation, relay.reason, inviter)
         why = "Why you:\n" + "".join(f"- {p}\n" for p in phrases) + "\n" if phrases else ""
         if relay.note:
