@@ -278,9 +278,7 @@ class RoutingService:
 
     def decline(self, caller: Caller, question_id: str) -> Relay:
         """The expert passes: the question goes to the next best person."""
-        relay = self._my_open_relay(caller, question_id)
-        stored = self.questions.put_relay(relay.replace(state="declined",
-                                                        updated_at=iso(self.clock.now())))
+        stored = self._decline(self._my_open_relay(caller, question_id))
         self._reroute(question_id)
         return stored
 
@@ -317,8 +315,7 @@ class RoutingService:
         question = self._open_question(question_id)
         self._check_invitee(question, self.questions.relays_for_question(question.id), caller,
                             person_id)
-        stored = self.questions.put_relay(relay.replace(state="declined",
-                                                        updated_at=iso(self.clock.now())))
+        stored = self._decline(relay)
         self._relay(question, person_id, "handoff", invited_by=caller.id, note=note)
         return stored
 
@@ -358,10 +355,13 @@ class RoutingService:
         """The person is away (an out-of-office reply): their open relays go to others."""
         moved = []
         for relay in self.questions.relays_for_expert(person_id, OPEN_RELAY_STATES):
-            moved.append(self.questions.put_relay(relay.replace(
-                state="declined", updated_at=iso(self.clock.now()))))
+            moved.append(self._decline(relay))
             self._reroute(relay.question_id)
         return moved
+
+    def _decline(self, relay: Relay) -> Relay:
+        return self.questions.put_relay(relay.replace(state="declined",
+                                                      updated_at=iso(self.clock.now())))
 
     def _reroute(self, question_id: str) -> None:
         question = self.questions.get_question(question_id)
