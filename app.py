@@ -264,8 +264,8 @@ def decline(call, question_id):
            summary="Ask a colleague by name to answer an open question (3 per person and "
                    "question; not someone away, out of routing or with too many questions).")
 def invite(call, question_id):
-    relay = relais().routing.invite(call.caller, question_id, call.body.person_id,
-                                    call.body.note)
+    relay = relais().routing.invite(call.caller, relais().questions.get(question_id),
+                                    call.body.person_id, call.body.note)
     return show_relays([relay], with_question=False, call=call)[0]
 
 
@@ -273,8 +273,8 @@ def invite(call, question_id):
            summary="Pass a question relayed to me to a colleague who knows more: it goes to "
                    "them instead of the next best match.")
 def hand_off(call, question_id):
-    relay = relais().routing.hand_off(call.caller, question_id, call.body.person_id,
-                                      call.body.note)
+    relay = relais().routing.hand_off(call.caller, relais().questions.get(question_id),
+                                      call.body.person_id, call.body.note)
     return show_relays([relay], with_question=False, call=call)[0]
 
 

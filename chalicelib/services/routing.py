@@ -51,6 +51,13 @@ class Draft:
 MAX_INVITATIONS = 3
 
 
+def _require_open(question: Question) -> None:
+    """Nobody is asked by name to answer a question that is answered or closed."""
+    if question.status != "open":
+        raise Conflict(f"this question is already {question.status}",
+                       [{"field": "status", "message": question.status}])
+
+
 class RoutingService:
     """Finds the colleagues most likely to answer, and relays questions to them."""
 
@@ -292,12 +299,12 @@ class RoutingService:
         self._reroute(question_id)
         return stored
 
-    def invite(self, caller: Caller, question_id: str, person_id: str, note: str = "") -> Relay:
+    def invite(self, caller: Caller, question: Question, person_id: str, note: str = "") -> Relay:
         """Ask a colleague by name to answer an open question: anyone may (the asker often
         knows who knows). It is a relay like the others (mailed, in their "For me", declined
         or snoozed the same way), to at most MAX_INVITATIONS people per inviter and
         question, and never to someone who could not be relayed it."""
-        question = self._open_question(question_id)
+        _require_open(question)
         relays = self.questions.relays_for_question(question.id)
         if sum(r.invited_by == caller.id and r.reason == "invited" for r in relays) >= \
                 MAX_INVITATIONS:
@@ -306,27 +313,18 @@ class RoutingService:
         self._check_invitee(question, relays, caller, person_id)
         return self._relay(question, person_id, "invited", invited_by=caller.id, note=note)
 
-    def hand_off(self, caller: Caller, question_id: str, person_id: str,
+    def hand_off(self, caller: Caller, question: Question, person_id: str,
                  note: str = "") -> Relay:
         """Pass a question relayed to me to a colleague who knows more: my relay is declined
         and the question goes to them, in place of the next best match (a person who knows
         who knows beats the ranking). Nothing changes unless they can take it."""
-        relay = self._my_open_relay(caller, question_id)
-        question = self._open_question(question_id)
+        relay = self._my_open_relay(caller, question.id)
+        _require_open(question)
         self._check_invitee(question, self.questions.relays_for_question(question.id), caller,
                             person_id)
         stored = self._decline(relay)
         self._relay(question, person_id, "handoff", invited_by=caller.id, note=note)
         return stored
-
-    def _open_question(self, question_id: str) -> Question:
-        question = self.questions.get_question(question_id)
-        if question is None:
-            raise NotFound(f"no question {question_id!r}")
-        if question.status != "open":
-            raise Conflict(f"this question is already {question.status}",
-                           [{"field": "status", "message": question.status}])
-        return question
 
     def _check_invitee(self, question: Question, relays: list[Relay], caller: Caller,
                        person_id: str) -> None:
