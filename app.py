@@ -231,6 +231,10 @@ def show_relays(relays, *, with_question: bool, call) -> list[dict]:
     return shown
 
 
+def show_relay(relay, call) -> dict:
+    return show_relays([relay], with_question=False, call=call)[0]
+
+
 @api.route("/relays", summary="Questions relayed to me, newest first.", tag="routing",
            query=[Query("state", description="notified, snoozed, declined, answered, expired; "
                                              "`open` for notified and snoozed."), *PAGING])
@@ -257,7 +261,7 @@ def question_relays(call, question_id):
            summary="Decline a question relayed to me; it goes to the next person.")
 def decline(call, question_id):
     relay = relais().routing.decline(call.caller, question_id)
-    return show_relays([relay], with_question=False, call=call)[0]
+    return show_relay(relay, call)
 
 
 @api.route("/questions/{question_id}/invite", "POST", body=Invite, status=201, tag="routing",
@@ -266,7 +270,7 @@ def decline(call, question_id):
 def invite(call, question_id):
     relay = relais().routing.invite(call.caller, relais().questions.get(question_id),
                                     call.body.person_id, call.body.note)
-    return show_relays([relay], with_question=False, call=call)[0]
+    return show_relay(relay, call)
 
 
 @api.route("/questions/{question_id}/handoff", "POST", body=Invite, tag="routing",
@@ -275,14 +279,14 @@ def invite(call, question_id):
 def hand_off(call, question_id):
     relay = relais().routing.hand_off(call.caller, relais().questions.get(question_id),
                                       call.body.person_id, call.body.note)
-    return show_relays([relay], with_question=False, call=call)[0]
+    return show_relay(relay, call)
 
 
 @api.route("/questions/{question_id}/snooze", "POST", body=Snooze, tag="routing",
            summary="Snooze a question relayed to me; the next person gets it meanwhile.")
 def snooze(call, question_id):
     relay = relais().routing.snooze(call.caller, question_id, call.body.hours)
-    return show_relays([relay], with_question=False, call=call)[0]
+    return show_relay(relay, call)
 
 
 # Administration --------------------------------------------------------------------------
