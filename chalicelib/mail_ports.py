@@ -10,7 +10,8 @@ from typing import Protocol, Sequence
 
 from .ports import Page
 
-OUTCOMES = ("processing", "question", "addition", "answer", "away", "ignored", "quarantined")
+OUTCOMES = ("processing", "question", "addition", "answer", "declined", "snoozed", "passed_on",
+            "invited", "away", "ignored", "quarantined")
 
 # Set by the Notifier on a mail to an anonymous asker about their question. Mailers take it
 # off before sending and keep such mails out of what admins can list: the recipient is the

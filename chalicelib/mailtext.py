@@ -1,5 +1,6 @@
 """What a mail's words mean to Relais: the reply without its quote and signature, whether it
-is an automatic reply, until when its author is away, and a question title from a subject.
+is an automatic reply, until when its author is away, a question title from a subject, and
+the command a reply gives instead of an answer.
 
 English and French, the languages of the mail clients Relais is tested with (Outlook, Gmail,
 Apple Mail, Thunderbird). Every function here is pure and bounded in the text it reads.
@@ -7,6 +8,7 @@ Apple Mail, Thunderbird). Every function here is pure and bounded in the text it
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from mailparser_reply.parser import EmailMessage
@@ -215,3 +217,66 @@ def shorten(text: str, limit: int) -> str:
         return text
     cut = text[:limit - 1]
     return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2:] else cut).rstrip() + "…"
+
+
+# Commands in a reply ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReplyCommand:
+    """What a reply asks Relais to do instead of answering: `decline`, `snooze` (for `hours`)
+    or `pass` (to the colleague at `address`, with `note` for them)."""
+
+    action: str
+    hours: float = 0.0
+    address: str = ""
+    note: str = ""
+
+
+# A command is the whole first line of the reply, in English or French, so that an answer
+# that merely starts with "No" or "Later" is never taken for one.
+DECLINE_COMMAND = re.compile(
+    r"^(?:decline|declined|i decline|not for me|d[ée]cliner?|je d[ée]cline|refuser?|"
+    r"pas pour moi)$", re.IGNORECASE)
+SNOOZE_COMMAND = re.compile(
+    r"^(?:snooze|later|plus tard|reporter|rappel(?:le)?[- ]moi)"
+    r"(?:\s+(?:for\s+|de\s+|pour\s+|dans\s+)?(?P<amount>\d{1,3})\s*(?P<unit>h|hours?|heures?|"
+    r"d|days?|j|jours?|w|weeks?|semaines?))?$", re.IGNORECASE)
+PASS_COMMAND = re.compile(
+    r"^(?:please\s+|merci de\s+)?(?:pass(?:\s+it)?(?:\s+on)?|forward(?:\s+it)?|hand(?:\s+it)?\s+(?:off|over)|"
+    r"transmets?|transmettre|transf[ée]rer?)\s+(?:to|[àa])\s+(?P<who>.+)$", re.IGNORECASE)
+ADDRESS = re.compile(r"[^\s<>()\[\]:;,\"']+@[^\s<>()\[\]:;,\"']+\.[a-z]{2,}", re.IGNORECASE)
+# A greeting line above the command ("Hi,", "Bonjour Marie,") is not part of it.
+GREETING = re.compile(r"^(?:hi|hello|hey|dear|bonjour|salut|cher|ch[èe]re)\b[^,.!?]{0,40}[,.!]?$",
+                      re.IGNORECASE)
+UNIT_HOURS = {"h": 1, "hour": 1, "heure": 1, "d": 24, "day": 24, "j": 24, "jour": 24,
+              "w": 168, "week": 168, "semaine": 168}
+SNOOZE_DEFAULT_HOURS = 24.0
+
+
+def reply_command(text: str) -> ReplyCommand | None:
+    """The command a reply's own words give (`reply_text` of the mail), or None for an
+    answer. A `pass` that names someone without an address keeps `address` empty: the
+    caller says why it cannot be done."""
+    first, _, rest = text.strip().partition("\n")
+    if GREETING.match(first.strip()):
+        first, _, rest = rest.strip().partition("\n")
+    line = " ".join(first.split()).rstrip(".!").strip()
+    if len(line) > 300:
+        return None
+    if DECLINE_COMMAND.match(line):
+        return ReplyCommand("decline")
+    snooze = SNOOZE_COMMAND.match(line)
+    if snooze:
+        hours = SNOOZE_DEFAULT_HOURS
+        if snooze["amount"]:
+            unit = snooze["unit"].lower().rstrip("s")
+            hours = float(int(snooze["amount"]) * UNIT_HOURS[unit])
+        return ReplyCommand("snooze", hours=hours)
+    handed = PASS_COMMAND.match(line)
+    if handed:
+        address = ADDRESS.search(handed["who"])
+        # "Pass to Bruno" is a command that lacks an address; "Forward to the new server
+        # and restart it" is an answer.
+        if address or len(handed["who"].split()) <= 3:
+            return ReplyCommand("pass", address=address.group(0).lower() if address else "",
+                                note=rest.strip())
+    return None

@@ -125,15 +125,19 @@ class Vote(Body):
     value: int = Field(..., ge=-1, le=1, description="+1, -1, or 0 to withdraw.")
 
 
+MAX_SNOOZE_HOURS = 24 * 14
+MAX_NOTE_CHARS = 500
+
+
 class Snooze(Body):
-    hours: float = Field(24.0, gt=0, le=24 * 14)
+    hours: float = Field(24.0, gt=0, le=MAX_SNOOZE_HOURS)
 
 
 class Invite(Body):
     """A colleague asked by name to answer (or to take a question relayed to the caller)."""
 
     person_id: PersonId
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = Field(
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_NOTE_CHARS)] = Field(
         "", description="A word for them: why them, what to look at.")
 
 

@@ -17,6 +17,7 @@ from chalicelib.config import Settings
 FIXTURES = Path(__file__).parent / "fixtures" / "mail"
 MAIL_HOST = "relais.example.com"
 ASK = f"ask@{MAIL_HOST}"
+ALICE = "alice.martin@acme.example"  # the asker's address
 TEST_SECRET = "test-secret-for-relais-tokens-0123456789"
 
 PEOPLE = [
@@ -108,3 +109,24 @@ def outbox(relais, kind: str | None = None, to: str | None = None) -> list[dict]
 
 def reply_address(mail: dict) -> str:
     return re.search(r"<([^>]+)>", mail["headers"]["Reply-To"]).group(1)
+
+
+def ask(relais, **mail) -> object:
+    result = relais.email_in.ingest(build_mail(**mail), ALICE, [ASK])
+    assert result.outcome == "question", result
+    return result
+
+
+def relay_mail(relais, question_id: str, rank: int = 0) -> tuple[dict, object]:
+    """The relay mail of the question's `rank`-th expert, and that expert."""
+    relay = relais.question_store.relays_for_question(question_id)[rank]
+    expert = relais.profile_store.get(relay.expert_id)
+    mails = [m for m in outbox(relais, "relay", expert.email) if question_id in m["text"]]
+    return mails[-1], expert
+
+
+def reply(relais, mail: dict, expert, name: str = "reply_gmail_en.eml", **values):
+    to = reply_address(mail)
+    raw = fixture(name, FROM=expert.email, TO=to, MESSAGE_ID=f"r-{name}@acme.example",
+                  IN_REPLY_TO=mail["message_id"].strip("<>"))
+    return relais.email_in.ingest(raw, expert.email, [to], **values)

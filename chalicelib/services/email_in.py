@@ -10,14 +10,15 @@ from datetime import timedelta
 from ..auth import Caller
 from ..clock import iso
 from ..config import Settings
-from ..domain import Profile, Question
+from ..domain import OPEN_RELAY_STATES, Profile, Question
 from ..errors import Conflict, RelaisError
 from ..mail_ports import InboundRecord, MailLedger, RawMailStore
 from ..mailparse import Limits, MailError, ParsedMail, message_key, parse
-from ..mailtext import (auto_reply_reason, away_until, is_delivery_report, question_from_subject,
-                        reply_text, shorten, signature_free)
+from ..mailtext import (ReplyCommand, auto_reply_reason, away_until, is_delivery_report,
+                        question_from_subject, reply_command, reply_text, shorten,
+                        signature_free)
 from ..ports import Clock, Page, ProfileStore, QuestionStore
-from ..schemas import AnswerIn, ProfilePatch, QuestionIn
+from ..schemas import MAX_NOTE_CHARS, MAX_SNOOZE_HOURS, AnswerIn, ProfilePatch, QuestionIn
 from ..schemas import parse as parse_body
 from .notify import Notifier
 from .profiles import ProfileService
@@ -31,13 +32,16 @@ MAX_BODY = 20_000  # QuestionIn / AnswerIn limits
 SIMILAR_IN_ACK = 3
 VERDICTS = ("spamVerdict", "virusVerdict", "spfVerdict", "dkimVerdict", "dmarcVerdict")
 REPLY_LOCAL = re.compile(r"^reply\+([a-z2-7]{8,64})$")
+REFUSED_COMMAND = {"decline": "the decline was refused", "snooze": "the snooze was refused",
+                   "pass": "the question was not passed on"}
 
 
 @dataclass
 class IngestResult:
     """What became of one inbound message. `outcome` is one of question, addition, answer,
-    away, ignored, quarantined, duplicate, busy (being processed elsewhere; deliver again
-    later) or failed (not stored; deliver again later)."""
+    declined, snoozed, passed_on, invited (a reply's command), away, ignored, quarantined,
+    duplicate, busy (being processed elsewhere; deliver again later) or failed (not stored;
+    deliver again later)."""
 
     outcome: str
     reason: str = ""
@@ -73,8 +77,10 @@ class Target:
 
 
 class EmailIngestService:
-    """Turns one inbound mail into a question, an answer, an addition to a question or an
-    away notice, and keeps every message it accepted with what became of it.
+    """Turns one inbound mail into a question, an answer, an addition to a question, a
+    decline, snooze or hand-off (a reply's command) or an away notice, and keeps every
+    message it accepted with what became of it. An employee whose mail did nothing is told
+    why.
 
     Trust: the sender must be an active employee (From matched to Profile.email), SES verdicts
     that FAIL are refused, and locally the sender's domain must be on the allow-list. Automatic
@@ -214,11 +220,23 @@ class EmailIngestService:
             if target.kind == "thread" and target.role == "expert":
                 return self._away(mail, sender, target, automatic, key)
             return IngestResult("ignored", f"automatic reply ({automatic})", key)
-        if target.kind == "ask":
-            return self._ask(mail, sender, key)
-        if target.role == "expert":
-            return self._answer(mail, sender, target, key)
-        return self._add(mail, sender, target, key)
+        try:
+            if target.kind == "ask":
+                return self._ask(mail, sender, key)
+            command = reply_command(reply_text(mail.text))
+            if command is not None:
+                return self._command(mail, sender, target, command, key)
+            if target.role == "expert":
+                return self._answer(mail, sender, target, key)
+            return self._add(mail, sender, target, key)
+        except Refused as refused:
+            # A colleague's own mail that did nothing: they are told, or they would believe
+            # they had asked, answered or passed the question on.
+            question = (self.question_store.get_question(target.question_id)
+                        if target.question_id else None)
+            self.notifier.not_used(sender, mail.subject, refused.reason, question=question,
+                                   in_reply_to=mail.message_id)
+            raise
 
     # Trust -------------------------------------------------------------------------------
     def _check_trust(self, mail: ParsedMail, envelope_from, verdicts: dict) -> None:
@@ -287,7 +305,7 @@ class EmailIngestService:
         except Conflict:  # a retry of a delivery whose first attempt died after asking
             question = self.questions.get(question_id)
         except RelaisError as err:
-            raise Refused(f"the question was refused: {err.message}") from None
+            raise Refused(f"the question was refused: {in_words(err)}") from None
         if mail.message_id:
             self.ledger.add_thread_message(mail.message_id, question.id, sender.id)
         relays = self.question_store.relays_for_question(question.id)
@@ -308,14 +326,55 @@ class EmailIngestService:
                                            answer_id=answer_id)
         except Conflict as err:
             if self.question_store.get_answer(answer_id) is None:
-                raise Refused(f"the answer was refused: {err.message}") from None
+                raise Refused(f"the answer was refused: {in_words(err)}") from None
             answer = self.question_store.get_answer(answer_id)
         except RelaisError as err:
-            raise Refused(f"the answer was refused: {err.message}") from None
+            raise Refused(f"the answer was refused: {in_words(err)}") from None
         if mail.message_id:
             self.ledger.add_thread_message(mail.message_id, target.question_id, expert.id)
         return IngestResult("answer", "", key, question_id=target.question_id,
                             answer_id=answer.id)
+
+    def _command(self, mail: ParsedMail, sender: Profile, target: Target, command: ReplyCommand,
+                 key: str) -> IngestResult:
+        """A reply that declines, snoozes or passes the question on, as the widget's buttons
+        do. "Pass to" hands the sender's open relay to the colleague; from someone the
+        question was not relayed to (a watcher, the asker), it invites them."""
+        caller = Caller(sender.id)
+        try:
+            if command.action == "decline":
+                self.routing.decline(caller, target.question_id)
+                outcome, reason = "declined", ""
+            elif command.action == "snooze":
+                if command.hours > MAX_SNOOZE_HOURS:
+                    raise Refused(f"a question can be snoozed for {MAX_SNOOZE_HOURS // 24} days "
+                                  "at most")
+                relay = self.routing.snooze(caller, target.question_id, command.hours)
+                outcome, reason = "snoozed", f"until {relay.snoozed_until}"
+            else:
+                outcome, reason = self._pass(caller, target.question_id, command)
+        except RelaisError as err:
+            raise Refused(f"{REFUSED_COMMAND[command.action]} ({in_words(err)})") from None
+        if mail.message_id:
+            self.ledger.add_thread_message(mail.message_id, target.question_id, sender.id)
+        return IngestResult(outcome, reason, key, question_id=target.question_id)
+
+    def _pass(self, caller: Caller, question_id: str, command: ReplyCommand) -> tuple[str, str]:
+        if not command.address:
+            raise Refused("the question was not passed on (write your colleague's mail address "
+                          "after \"pass to\")")
+        colleague = self.profile_store.find(email=command.address)
+        if colleague is None:
+            raise Refused(f"the question was not passed on (no colleague has the address "
+                          f"{command.address})")
+        question = self.questions.get(question_id)
+        note = shorten(command.note, MAX_NOTE_CHARS)
+        held = self.question_store.get_relay(question_id, caller.id)
+        if held is not None and held.state in OPEN_RELAY_STATES:
+            self.routing.hand_off(caller, question, colleague.id, note)
+            return "passed_on", f"to {colleague.id}"
+        self.routing.invite(caller, question, colleague.id, note)
+        return "invited", colleague.id
 
     def _add(self, mail: ParsedMail, asker: Profile, target: Target, key: str) -> IngestResult:
         """The asker replied to an acknowledgement or an answer: the text is appended to the
@@ -365,6 +424,16 @@ class EmailIngestService:
         return IngestResult("away", f"automatic reply ({why}); away until {until.isoformat()},"
                                     f" {len(moved)} open question(s) passed on", key,
                             question_id=target.question_id)
+
+
+def in_words(err: RelaisError) -> str:
+    """An API error's message without the field name it starts with ("person_id: they are
+    away" says "they are away"): a person reads it in a mail."""
+    for detail in err.details[:1]:
+        named = f"{detail.get('field')}: "
+        if err.message.startswith(named):
+            return err.message[len(named):]
+    return err.message
 
 
 def ref(key: str) -> str:

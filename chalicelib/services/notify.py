@@ -8,6 +8,7 @@ from email.utils import make_msgid
 from ..clock import SystemClock, iso
 from ..domain import Answer, Profile, Question, Relay
 from ..mail_ports import PRIVATE_HEADER, MailLedger
+from ..mailtext import shorten
 from ..ports import Clock, Mailer, MailNotSent, ProfileStore
 from ..views import named_inviter
 
@@ -74,6 +75,9 @@ def why_you(explanation: list[dict], reason: str = "match",
 # What a mail that can be answered by mail (a relay, a watched tag) says about replying.
 ANSWER_BY_REPLY = ("Reply to this mail to answer: your reply, without the quoted text, becomes "
                    "your answer.\n")
+# And what a relay mail adds: the other replies it takes (mailtext.reply_command).
+COMMANDS_BY_REPLY = ("Or reply with one line instead: \"decline\", \"snooze 3 days\", or "
+                     "\"pass to\" a colleague's address, with a word for them below it.\n")
 
 
 class Notifier:
@@ -114,7 +118,7 @@ class Notifier:
             why += f"{inviter} wrote: {relay.note}\n\n"
         asker = "A colleague" if question.anonymous else self._name(question.asker_id)
         reply_to = self._reply_to(question.id, expert.id, "expert")
-        how = ANSWER_BY_REPLY if reply_to else ""
+        how = ANSWER_BY_REPLY + COMMANDS_BY_REPLY if reply_to else ""
         self._deliver(
             expert, question.id, kind="relay", reply_to=reply_to,
             subject=f"[Relais] A question for you: {question.title}",
@@ -202,6 +206,23 @@ class Notifier:
                       + ("Reply to this mail to answer.\n" if reply_to else "")
                       + f"{self._url(question)}\n"))
 
+    def not_used(self, person: Profile, subject: str, reason: str, *,
+                 question: Question | None = None, in_reply_to: str = "") -> None:
+        """Tell a colleague that a mail they sent (`subject`) did nothing, and why: an answer
+        or a command Relais refused, a question it could not take. Sent at once, in the
+        mail's thread, so that nobody believes they answered, passed on or asked when they
+        did not (the mail itself waits in the quarantine)."""
+        lines = [f"Hello {person.name},", "",
+                 f"Relais could not use your mail \"{shorten(subject, 120)}\": {reason}.", "",
+                 "Nothing was changed."]
+        if question is not None:
+            lines += ["", f"{question.title}: {self._url(question)}"]
+        self._deliver(person, question.id if question else "", kind="not_used",
+                      automatic="auto-replied", digest=False, in_reply_to=in_reply_to,
+                      private=bool(question and question.anonymous),
+                      subject=f"[Relais] Not done: {shorten(subject, 120)}",
+                      text="\n".join(lines) + "\n")
+
     def send_digests(self) -> dict:
         """Send each person who reads mail once a day everything held for them, in one mail."""
         if self.ledger is None:
@@ -251,7 +272,9 @@ class Notifier:
             # RFC 3834: responders must not answer these. Relays are not marked, so that an
             # expert's out-of-office notice comes back and re-routes the question.
             headers["Auto-Submitted"] = automatic
-        thread = self.ledger.thread(question_id, person.id) if self.ledger else []
+        # A mail about no question (a question that could not be asked) threads under the
+        # sender's own mail only.
+        thread = self.ledger.thread(question_id, person.id) if self.ledger and question_id else []
         if in_reply_to and in_reply_to not in thread:
             thread.append(in_reply_to)
         if thread:
@@ -263,7 +286,7 @@ class Notifier:
                               kind=kind)
         if sent_id is None:
             return
-        if self.ledger is not None:
+        if self.ledger is not None and question_id:
             for known in dict.fromkeys([message_id, sent_id]):
                 self.ledger.add_thread_message(known, question_id, person.id)
 

@@ -105,6 +105,22 @@ def test_ask_relay_and_answer_by_email_over_smtp(running):
     assert ack["In-Reply-To"] == "<e2e-question@acme.example>"
     assert ack["Auto-Submitted"] == "auto-replied"
 
+    # The second expert passes the question to a colleague with one line and a note; the
+    # colleague's relay mail says who passed it to them, and why.
+    holder = relays[1]["To"].addresses[0].addr_spec
+    relayed = {m["To"].addresses[0].addr_spec.lower() for m in relays}
+    colleague = next(p["email"] for p in PEOPLE if p["id"].startswith("vpn")
+                     and p["email"].lower() not in relayed)
+    holder_reply_to = relays[1]["Reply-To"].addresses[0].addr_spec
+    send(gateway, holder, [holder_reply_to],
+         build_mail(sender=holder, to=holder_reply_to, subject="Re: " + relays[1]["Subject"],
+                    text=f"pass to {colleague}\nThey run the Linux VPN profiles.\n",
+                    headers={"In-Reply-To": relays[1]["Message-ID"]}))
+    [passed] = sink.wait_for(lambda m: m["X-Relais-Kind"] == "relay"
+                             and m["To"].addresses[0].addr_spec == colleague)
+    assert "was asked and passed it to you" in passed.get_content()
+    assert "They run the Linux VPN profiles." in passed.get_content()
+
     # One expert answers from their mail client, replying to the relay.
     relay = relays[0]
     expert = relay["To"].addresses[0].addr_spec

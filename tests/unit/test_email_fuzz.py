@@ -24,7 +24,8 @@ SEED = 20260105
 GENERATED = 9_400
 HYPOTHESIS_EXAMPLES = 600
 MAX_SECONDS_PER_MESSAGE = 2.5  # the parse budget is 2 s; the rest is the store and routing
-OUTCOMES = {"question", "addition", "answer", "away", "ignored", "quarantined", "duplicate"}
+OUTCOMES = {"question", "addition", "answer", "declined", "snoozed", "passed_on", "invited",
+            "away", "ignored", "quarantined", "duplicate"}
 EMPLOYEE = "alice.martin@acme.example"
 EXPERT = "marie.curie@acme.example"
 

@@ -11,11 +11,8 @@ from chalicelib.clock import FixedClock
 from chalicelib.mail_ports import InboundRecord
 from chalicelib.ports import MailNotSent
 from chalicelib.schemas import AnswerIn, ProfilePatch, QuestionIn
-from tests.email_kit import (ASK, MAIL_HOST, build_mail, fixture, make_relais, outbox,
-                             reply_address)
-
-ALICE = "alice.martin@acme.example"
-
+from tests.email_kit import (ALICE, ASK, MAIL_HOST, ask, build_mail, fixture, make_relais,
+                             outbox, relay_mail, reply, reply_address)
 
 @pytest.fixture
 def clock():
@@ -25,27 +22,6 @@ def clock():
 @pytest.fixture
 def relais(tmp_path, clock):
     return make_relais(tmp_path, clock=clock)
-
-
-def ask(relais, **mail) -> object:
-    result = relais.email_in.ingest(build_mail(**mail), ALICE, [ASK])
-    assert result.outcome == "question", result
-    return result
-
-
-def relay_mail(relais, question_id: str, rank: int = 0) -> tuple[dict, object]:
-    """The relay mail of the question's `rank`-th expert, and that expert."""
-    relay = relais.question_store.relays_for_question(question_id)[rank]
-    expert = relais.profile_store.get(relay.expert_id)
-    mails = [m for m in outbox(relais, "relay", expert.email) if question_id in m["text"]]
-    return mails[-1], expert
-
-
-def reply(relais, mail: dict, expert, name: str = "reply_gmail_en.eml", **values):
-    to = reply_address(mail)
-    raw = fixture(name, FROM=expert.email, TO=to, MESSAGE_ID=f"r-{name}@acme.example",
-                  IN_REPLY_TO=mail["message_id"].strip("<>"))
-    return relais.email_in.ingest(raw, expert.email, [to], **values)
 
 
 def test_a_mail_to_the_ask_address_becomes_a_routed_question(relais, tmp_path):
@@ -241,7 +217,6 @@ def test_our_own_mails_and_bounces_are_ignored(relais, raw, envelope_from, reaso
     ({"sender": "undisclosed-recipients:;"}, None, "no readable From address"),
     ({"to": "someone@acme.example"}, None, "not addressed to a Relais address"),
     ({"to": f"reply+aaaaaaaaaaaaaaaaaaaaaaaa@{MAIL_HOST}"}, None, "unknown reply address"),
-    ({"subject": "", "text": ""}, None, "neither a subject nor text"),
 ])
 def test_untrusted_or_unusable_mail_goes_to_the_quarantine(relais, tmp_path, mail, verdicts,
                                                           reason):
@@ -252,7 +227,7 @@ def test_untrusted_or_unusable_mail_goes_to_the_quarantine(relais, tmp_path, mai
     assert result.outcome == "quarantined" and reason in result.reason, result
     assert (tmp_path / "mail" / result.stored).read_bytes() == raw
     assert result.stored.startswith("quarantine/new/")
-    assert outbox(relais) == []  # no reply to a refused mail: no backscatter
+    assert outbox(relais) == []  # no reply to an untrusted mail: no backscatter
     page = relais.email_in.inbound_log(outcome="quarantined", limit=10, cursor=None)
     assert [r["reason"] for r in page.items] == [result.reason]
 
@@ -263,10 +238,13 @@ def test_switched_off_modules_keep_mail_out(relais):
     result = relais.email_in.ingest(build_mail(subject="[anonymous] Salaries?"), ALICE, [ASK])
     assert result.outcome == "quarantined" and "anonymous questions are switched off" \
         in result.reason
+    [notice] = outbox(relais)  # the asker learns that nothing was asked
+    assert notice["kind"] == "not_used" and "anonymous questions are switched off" \
+        in notice["text"]
     relais.modules.change(caller, {"email": False}, None)
     result = relais.email_in.ingest(build_mail(), ALICE, [ASK])
     assert (result.outcome, result.reason) == ("quarantined", "the email module is switched off")
-    assert outbox(relais) == []
+    assert outbox(relais) == [notice]
 
 
 def test_a_reply_from_someone_else_than_the_addressee_is_refused(relais):
@@ -282,12 +260,32 @@ def test_a_reply_with_only_quoted_text_or_to_a_closed_question_is_refused(relais
     question_id = ask(relais).question_id
     mail, expert = relay_mail(relais, question_id)
     raw = build_mail(sender=expert.email, to=reply_address(mail), subject="Re: x",
-                     text="On Mon, Jan 5, 2026 at 10:00 AM Relais <x@y> wrote:\n> Hello\n")
+                     text="On Mon, Jan 5, 2026 at 10:00 AM Relais <x@y> wrote:\n> Hello\n",
+                     message_id="<empty@acme.example>")
     result = relais.email_in.ingest(raw, expert.email, [reply_address(mail)])
     assert result.outcome == "quarantined" and "no text of its own" in result.reason
     relais.questions.close(Caller("asker"), question_id)
     result = reply(relais, mail, expert)
     assert result.outcome == "quarantined" and "closed" in result.reason
+    # The expert is told each time, in the thread, so that nobody believes they answered.
+    empty, closed = outbox(relais, "not_used", expert.email)
+    assert "Relais could not use your mail \"Re: x\"" in empty["text"]
+    assert "no text of its own" in empty["text"] and "Nothing was changed." in empty["text"]
+    assert empty["headers"]["In-Reply-To"] == "<empty@acme.example>"
+    assert empty["headers"]["Auto-Submitted"] == "auto-replied"
+    assert "closed" in closed["text"] and f"/questions/{question_id}" in closed["text"]
+    assert relais.questions.answers(question_id) == []
+
+
+def test_an_employee_whose_mail_cannot_become_a_question_is_told_why(relais):
+    result = relais.email_in.ingest(build_mail(subject="", text="", message_id="<e@acme.example>"),
+                                    ALICE, [ASK])
+    assert result.outcome == "quarantined" and "neither a subject nor text" in result.reason
+    assert result.stored.startswith("quarantine/new/")
+    [notice] = outbox(relais, "not_used", ALICE)
+    assert "neither a subject nor text to ask" in notice["text"]
+    assert notice["headers"]["In-Reply-To"] == "<e@acme.example>"
+    assert outbox(relais, "acknowledgement") == []
 
 
 def test_the_same_message_id_twice_makes_one_question(relais):

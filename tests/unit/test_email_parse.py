@@ -7,8 +7,8 @@ import pytest
 
 from chalicelib.mailparse import (Limits, MailError, html_to_text, message_key, parse,
                                   ses_verdicts, unflow)
-from chalicelib.mailtext import (auto_reply_reason, away_until, question_from_subject,
-                                 reply_text, signature_free)
+from chalicelib.mailtext import (ReplyCommand, auto_reply_reason, away_until,
+                                 question_from_subject, reply_command, reply_text, signature_free)
 from tests.email_kit import build_mail, fixture
 
 EXPERT = "marie.curie@acme.example"
@@ -228,3 +228,36 @@ def test_ses_verdicts_come_from_the_topmost_ses_headers():
     assert verdicts == {"spamVerdict": {"status": "FAIL"}, "virusVerdict": {"status": "PASS"},
                         "spfVerdict": {"status": "PASS"}, "dkimVerdict": {"status": "FAIL"},
                         "dmarcVerdict": {"status": "PASS"}}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("decline", ReplyCommand("decline")),
+    ("Not for me.", ReplyCommand("decline")),
+    ("Bonjour,\n\nPas pour moi !", ReplyCommand("decline")),
+    ("Je décline", ReplyCommand("decline")),
+    ("snooze", ReplyCommand("snooze", hours=24.0)),
+    ("Snooze 3 days", ReplyCommand("snooze", hours=72.0)),
+    ("snooze for 12h", ReplyCommand("snooze", hours=12.0)),
+    ("Plus tard 2 jours", ReplyCommand("snooze", hours=48.0)),
+    ("later 1 week", ReplyCommand("snooze", hours=168.0)),
+    ("Hi Relais,\npass to Bruno Bridge <Bruno.Bridge@acme.example>\nHe wrote the tool.\n\nThanks",
+     ReplyCommand("pass", address="bruno.bridge@acme.example",
+                  note="He wrote the tool.\n\nThanks")),
+    ("Please pass it on to bruno@acme.example", ReplyCommand("pass", address="bruno@acme.example")),
+    ("Transmettre à bruno@acme.example <mailto:bruno@acme.example>",
+     ReplyCommand("pass", address="bruno@acme.example")),
+    ("pass to Bruno", ReplyCommand("pass")),  # a command without an address: refused, said why
+])
+def test_a_reply_can_decline_snooze_or_pass_the_question_on(text, expected):
+    assert reply_command(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "No", "No, the VPN does not support Linux.", "Later versions fix it.",
+    "Decline the invitation in the calendar, then accept the new one.",
+    "Forward to the new server and restart the agent.",
+    "Hello,\n\nUse the Corp-2 profile.", "Snooze the alarm for 10 minutes in the console",
+    "",
+])
+def test_an_answer_is_never_taken_for_a_command(text):
+    assert reply_command(text) is None
