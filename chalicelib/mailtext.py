@@ -241,12 +241,13 @@ SNOOZE_COMMAND = re.compile(
     r"(?:\s+(?:for\s+|de\s+|pour\s+|dans\s+)?(?P<amount>\d{1,3})\s*(?P<unit>h|hours?|heures?|"
     r"d|days?|j|jours?|w|weeks?|semaines?))?$", re.IGNORECASE)
 PASS_COMMAND = re.compile(
-    r"^(?:please\s+|merci de\s+)?(?:pass(?:\s+it)?(?:\s+on)?|forward(?:\s+it)?|hand(?:\s+it)?\s+(?:off|over)|"
-    r"transmets?|transmettre|transf[ée]rer?)\s+(?:to|[àa])\s+(?P<who>.+)$", re.IGNORECASE)
+    r"^(?:please\s+|merci de\s+)?(?:pass(?:\s+it)?(?:\s+on)?|forward(?:\s+it)?|"
+    r"hand(?:\s+it)?\s+(?:off|over)|transmets?|transmettre|transf[ée]rer?)"
+    r"\s+(?:to|[àa])\s+(?P<who>.+)$", re.IGNORECASE)
 ADDRESS = re.compile(r"[^\s<>()\[\]:;,\"']+@[^\s<>()\[\]:;,\"']+\.[a-z]{2,}", re.IGNORECASE)
 # A greeting line above the command ("Hi,", "Bonjour Marie,") is not part of it.
-GREETING = re.compile(r"^(?:hi|hello|hey|dear|bonjour|salut|cher|ch[èe]re)\b[^,.!?]{0,40}[,.!]?$",
-                      re.IGNORECASE)
+GREETING = re.compile(
+    r"^(?:hi|hello|hey|dear|bonjour|salut|cher|ch[èe]re)\b[^,.!?]{0,40}[,.!]?$", re.IGNORECASE)
 UNIT_HOURS = {"h": 1, "hour": 1, "heure": 1, "d": 24, "day": 24, "j": 24, "jour": 24,
               "w": 168, "week": 168, "semaine": 168}
 SNOOZE_DEFAULT_HOURS = 24.0

@@ -137,7 +137,8 @@ class Invite(Body):
     """A colleague asked by name to answer (or to take a question relayed to the caller)."""
 
     person_id: PersonId
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_NOTE_CHARS)] = Field(
+    note: Annotated[str, StringConstraints(strip_whitespace=True,
+                                           max_length=MAX_NOTE_CHARS)] = Field(
         "", description="A word for them: why them, what to look at.")
 
 

@@ -219,7 +219,8 @@ class Notifier:
             lines += ["", f"{question.title}: {self._url(question)}"]
         self._deliver(person, question.id if question else "", kind="not_used",
                       automatic="auto-replied", digest=False, in_reply_to=in_reply_to,
-                      private=bool(question and question.anonymous),
+                      private=bool(question and question.anonymous
+                                   and question.asker_id == person.id),
                       subject=f"[Relais] Not done: {shorten(subject, 120)}",
                       text="\n".join(lines) + "\n")
 
@@ -274,7 +275,8 @@ class Notifier:
             headers["Auto-Submitted"] = automatic
         # A mail about no question (a question that could not be asked) threads under the
         # sender's own mail only.
-        thread = self.ledger.thread(question_id, person.id) if self.ledger and question_id else []
+        thread = (self.ledger.thread(question_id, person.id)
+                  if self.ledger is not None and question_id else [])
         if in_reply_to and in_reply_to not in thread:
             thread.append(in_reply_to)
         if thread:

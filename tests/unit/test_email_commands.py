@@ -8,19 +8,15 @@ from datetime import timedelta
 import pytest
 
 from chalicelib.auth import Caller
-from chalicelib.clock import FixedClock, iso
+from chalicelib.clock import iso
 from chalicelib.schemas import ProfilePatch
 from tests.email_kit import (ALICE, ask, build_mail, fixture, make_relais, outbox, relay_mail,
                              reply_address)
 
 
 @pytest.fixture
-def clock():
-    return FixedClock()
-
-
-@pytest.fixture
 def relais(tmp_path, clock):
+    """The seeded organisation of tests.email_kit, with mail (`clock` is conftest's)."""
     return make_relais(tmp_path, clock=clock)
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from chalicelib.auth import Caller
-from chalicelib.clock import FixedClock
 from chalicelib.mail_ports import InboundRecord
 from chalicelib.ports import MailNotSent
 from chalicelib.schemas import AnswerIn, ProfilePatch, QuestionIn
@@ -15,12 +14,8 @@ from tests.email_kit import (ALICE, ASK, MAIL_HOST, ask, build_mail, fixture, ma
                              outbox, relay_mail, reply, reply_address)
 
 @pytest.fixture
-def clock():
-    return FixedClock()
-
-
-@pytest.fixture
 def relais(tmp_path, clock):
+    """The seeded organisation of tests.email_kit, with mail (`clock` is conftest's)."""
     return make_relais(tmp_path, clock=clock)
 
 
