@@ -21,6 +21,12 @@ def normalize_skill(skill: str) -> str:
     return " ".join("".join(c for c in text if not unicodedata.combining(c)).split())
 
 
+def person_name_key(name: str) -> str:
+    """How a colleague named in a mail is matched to the directory: case, accents and spacing
+    do not matter (the same key as a skill's)."""
+    return normalize_skill(name)
+
+
 def community_name_key(name: str) -> str:
     """Two communities may not share a name, whatever the case or spacing."""
     return " ".join(name.casefold().split())

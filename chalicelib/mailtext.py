@@ -223,11 +223,13 @@ def shorten(text: str, limit: int) -> str:
 @dataclass(frozen=True)
 class ReplyCommand:
     """What a reply asks Relais to do instead of answering: `decline`, `snooze` (for `hours`)
-    or `pass` (to the colleague at `address`, with `note` for them)."""
+    or `pass` (to the colleague at `address`, else the one called `name`, with `note` for
+    them)."""
 
     action: str
     hours: float = 0.0
     address: str = ""
+    name: str = ""
     note: str = ""
 
 
@@ -255,8 +257,7 @@ SNOOZE_DEFAULT_HOURS = 24.0
 
 def reply_command(text: str) -> ReplyCommand | None:
     """The command a reply's own words give (`reply_text` of the mail), or None for an
-    answer. A `pass` that names someone without an address keeps `address` empty: the
-    caller says why it cannot be done."""
+    answer. A `pass` names the colleague by address, or by a name of three words at most."""
     first, _, rest = text.strip().partition("\n")
     if GREETING.match(first.strip()):
         first, _, rest = rest.strip().partition("\n")
@@ -275,9 +276,10 @@ def reply_command(text: str) -> ReplyCommand | None:
     handed = PASS_COMMAND.match(line)
     if handed:
         address = ADDRESS.search(handed["who"])
-        # "Pass to Bruno" is a command that lacks an address; "Forward to the new server
-        # and restart it" is an answer.
-        if address or len(handed["who"].split()) <= 3:
-            return ReplyCommand("pass", address=address.group(0).lower() if address else "",
-                                note=rest.strip())
+        # "Pass to Bruno Bridge" names a colleague; "Forward to the new server and restart
+        # it" is an answer.
+        if address:
+            return ReplyCommand("pass", address=address.group(0).lower(), note=rest.strip())
+        if len(handed["who"].split()) <= 3:
+            return ReplyCommand("pass", name=" ".join(handed["who"].split()), note=rest.strip())
     return None

@@ -10,7 +10,7 @@ from datetime import timedelta
 from ..auth import Caller
 from ..clock import iso
 from ..config import Settings
-from ..domain import OPEN_RELAY_STATES, Profile, Question
+from ..domain import OPEN_RELAY_STATES, Profile, Question, person_name_key
 from ..errors import Conflict, RelaisError
 from ..mail_ports import InboundRecord, MailLedger, RawMailStore
 from ..mailparse import Limits, MailError, ParsedMail, message_key, parse
@@ -32,6 +32,7 @@ MAX_BODY = 20_000  # QuestionIn / AnswerIn limits
 SIMILAR_IN_ACK = 3
 VERDICTS = ("spamVerdict", "virusVerdict", "spfVerdict", "dkimVerdict", "dmarcVerdict")
 REPLY_LOCAL = re.compile(r"^reply\+([a-z2-7]{8,64})$")
+NAME_MATCHES = 50  # people read when a colleague is named instead of addressed
 REFUSED_COMMAND = {"decline": "the decline was refused", "snooze": "the snooze was refused",
                    "pass": "the question was not passed on"}
 
@@ -360,13 +361,7 @@ class EmailIngestService:
         return IngestResult(outcome, reason, key, question_id=target.question_id)
 
     def _pass(self, caller: Caller, question_id: str, command: ReplyCommand) -> tuple[str, str]:
-        if not command.address:
-            raise Refused("the question was not passed on (write your colleague's mail address "
-                          "after \"pass to\")")
-        colleague = self.profile_store.find(email=command.address)
-        if colleague is None:
-            raise Refused(f"the question was not passed on (no colleague has the address "
-                          f"{command.address})")
+        colleague = self._colleague(command)
         question = self.questions.get(question_id)
         note = shorten(command.note, MAX_NOTE_CHARS)
         held = self.question_store.get_relay(question_id, caller.id)
@@ -375,6 +370,24 @@ class EmailIngestService:
             return "passed_on", f"to {colleague.id}"
         self.routing.invite(caller, question, colleague.id, note)
         return "invited", colleague.id
+
+    def _colleague(self, command: ReplyCommand) -> Profile:
+        """The colleague a "pass to" names: by address, else by a name only one active
+        colleague has (case and accents aside)."""
+        if command.address:
+            colleague = self.profile_store.find(email=command.address)
+            if colleague is None:
+                raise Refused(f"the question was not passed on (no colleague has the address "
+                              f"{command.address})")
+            return colleague
+        key = person_name_key(command.name)
+        found = self.profile_store.search(text=command.name, limit=NAME_MATCHES).items
+        named = [p for p in found if person_name_key(p.name) == key]
+        if len(named) != 1:
+            who = "no colleague is" if not named else f"{len(named)} colleagues are"
+            raise Refused(f"the question was not passed on ({who} called {command.name}: "
+                          "write their mail address after \"pass to\")")
+        return named[0]
 
     def _add(self, mail: ParsedMail, asker: Profile, target: Target, key: str) -> IngestResult:
         """The asker replied to an acknowledgement or an answer: the text is appended to the

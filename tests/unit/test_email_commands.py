@@ -91,6 +91,24 @@ def test_passing_on_by_reply_hands_the_question_to_the_colleague_with_the_note(r
     assert relais.questions.answers(question_id) == []
 
 
+def test_a_colleague_can_be_named_when_only_one_has_that_name(relais):
+    question_id = ask(relais).question_id
+    mail, expert = relay_mail(relais, question_id)
+    colleague = not_relayed(relais, question_id)[0]
+    result = reply_with(relais, mail, expert, f"pass to {colleague.name.upper()}",
+                        "<n1@acme.example>")
+    assert (result.outcome, result.reason) == ("passed_on", f"to {colleague.id}")
+    # Two colleagues with one name: the reply must say which, by address.
+    report = relais.hr_sync.upsert([{"id": "namesake", "name": colleague.name,
+                                     "email": "namesake@acme.example", "skills": ["vpn"]}])
+    assert report["counts"]["error"] == 0
+    other, second = relay_mail(relais, question_id, rank=1)
+    result = reply_with(relais, other, second, f"pass to {colleague.name}", "<n2@acme.example>")
+    assert result.outcome == "quarantined"
+    assert f"2 colleagues are called {colleague.name}: write their mail address" in result.reason
+    assert relais.question_store.get_relay(question_id, "namesake") is None
+
+
 def test_passing_on_works_from_a_real_mail_client_in_french(relais):
     question_id = ask(relais).question_id
     mail, expert = relay_mail(relais, question_id)
@@ -137,7 +155,7 @@ def test_the_asker_can_invite_a_colleague_by_replying_to_the_acknowledgement(rel
 
 
 @pytest.mark.parametrize("line, reason", [
-    ("pass to Bruno", "write your colleague's mail address"),
+    ("pass to Bruno", "no colleague is called Bruno: write their mail address"),
     ("pass to nobody@acme.example", "no colleague has the address nobody@acme.example"),
     ("pass to {asker}", "they asked this question"),
     ("pass to {self}", "you cannot invite yourself"),

@@ -246,7 +246,7 @@ def test_ses_verdicts_come_from_the_topmost_ses_headers():
     ("Please pass it on to bruno@acme.example", ReplyCommand("pass", address="bruno@acme.example")),
     ("Transmettre à bruno@acme.example <mailto:bruno@acme.example>",
      ReplyCommand("pass", address="bruno@acme.example")),
-    ("pass to Bruno", ReplyCommand("pass")),  # a command without an address: refused, said why
+    ("pass to  Bruno Bridge.", ReplyCommand("pass", name="Bruno Bridge")),
 ])
 def test_a_reply_can_decline_snooze_or_pass_the_question_on(text, expected):
     assert reply_command(text) == expected
