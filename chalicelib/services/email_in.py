@@ -11,7 +11,7 @@ from ..auth import Caller
 from ..clock import iso
 from ..config import Settings
 from ..domain import OPEN_RELAY_STATES, Profile, Question, person_name_key
-from ..errors import Conflict, RelaisError
+from ..errors import Conflict, NotFound, RelaisError, field_error
 from ..mail_ports import InboundRecord, MailLedger, RawMailStore
 from ..mailparse import Limits, MailError, ParsedMail, message_key, parse
 from ..mailtext import (ReplyCommand, auto_reply_reason, away_until, is_delivery_report,
@@ -347,9 +347,10 @@ class EmailIngestService:
                 self.routing.decline(caller, target.question_id)
                 outcome, reason = "declined", ""
             elif command.action == "snooze":
-                if command.hours > MAX_SNOOZE_HOURS:
-                    raise Refused(f"a question can be snoozed for {MAX_SNOOZE_HOURS // 24} days "
-                                  "at most")
+                if not 0 < command.hours <= MAX_SNOOZE_HOURS:  # schemas.Snooze's bounds
+                    raise field_error("hours", f"a question can be snoozed for "
+                                               f"{MAX_SNOOZE_HOURS // 24} days at most, an hour "
+                                               "at least")
                 relay = self.routing.snooze(caller, target.question_id, command.hours)
                 outcome, reason = "snoozed", f"until {relay.snoozed_until}"
             else:
@@ -377,16 +378,15 @@ class EmailIngestService:
         if command.address:
             colleague = self.profile_store.find(email=command.address)
             if colleague is None:
-                raise Refused(f"the question was not passed on (no colleague has the address "
-                              f"{command.address})")
+                raise NotFound(f"no colleague has the address {command.address}")
             return colleague
         key = person_name_key(command.name)
         found = self.profile_store.search(text=command.name, limit=NAME_MATCHES).items
         named = [p for p in found if person_name_key(p.name) == key]
         if len(named) != 1:
             who = "no colleague is" if not named else f"{len(named)} colleagues are"
-            raise Refused(f"the question was not passed on ({who} called {command.name}: "
-                          "write their mail address after \"pass to\")")
+            raise NotFound(f"{who} called {command.name}: write their mail address after "
+                           "\"pass to\"")
         return named[0]
 
     def _add(self, mail: ParsedMail, asker: Profile, target: Target, key: str) -> IngestResult:

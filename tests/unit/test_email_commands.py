@@ -162,6 +162,7 @@ def test_the_asker_can_invite_a_colleague_by_replying_to_the_acknowledgement(rel
     ("pass to {other_expert}", "this question was already relayed to them"),
     ("pass to {away}", "they are away until 2026-12-31"),
     ("snooze 30 days", "a question can be snoozed for 14 days at most"),
+    ("snooze 0 days", "an hour at least"),
 ])
 def test_a_command_that_cannot_be_done_changes_nothing_and_the_sender_is_told(relais, line,
                                                                              reason):
