@@ -91,7 +91,7 @@ class QuestionStore(Protocol):
     def questions_on_tags(self, tags: Sequence[str], *, limit: int, cursor: str | None = None,
                           status: str | None = None) -> Page:
         """Questions carrying any of `tags` (each once), newest first, optionally only in
-        `status`; `total` may be None (not counted)."""
+        `status`; `total` counts each question once."""
 
     def community_questions_changed_since(self, community_id: str,
                                           since: str) -> list[Question]:
@@ -139,7 +139,7 @@ class QuestionStore(Protocol):
 
     def list_relays(self, expert_id: str, *, limit: int, cursor: str | None = None,
                     states: Sequence[str] | None = None) -> Page:
-        """relays_for_expert one page at a time (newest first); `total` may be None."""
+        """relays_for_expert one page at a time (newest first), with their total."""
 
     def open_relay_counts(self, expert_ids: Iterable[str]) -> dict[str, int]:
         """How many open relays (notified or snoozed) each person holds."""

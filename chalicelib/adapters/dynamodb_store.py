@@ -256,6 +256,13 @@ def _bad_cursor():
     return field_error("cursor", "not a cursor returned by this listing")
 
 
+def _carried_total(state: dict | None, count: Callable[[], int]) -> int:
+    """The total a cursor carries from the first page of its walk, else counted now."""
+    if state is not None and "t" in state:
+        return state["t"]
+    return count()
+
+
 def _decode_cursor(cursor: str | None, listing: str, fingerprint: str) -> dict | None:
     """The state in an opaque cursor; one this listing (with these filters) did not make is
     the same 422 field error as on SQLite."""
@@ -494,7 +501,7 @@ class _DynamoDBTable:
                     or start[attribute] != value):
                 raise _bad_cursor()
             params["ExclusiveStartKey"] = {k: {"S": v} for k, v in start.items()}
-        total = state["t"] if state else count()
+        total = _carried_total(state, count)
         # Limit counts the rows read, not those a filter keeps: with a filter, a rare match
         # would cost one request per limit + 1 rows read, so DynamoDB pages by size instead.
         if "FilterExpression" not in params:
@@ -860,26 +867,29 @@ def _side_by_side(read: Callable[[str], Any], keys: Sequence[str]) -> dict[str, 
 
 def _merged_newest(listing: str, fingerprint: str, cursor: str | None, limit: int,
                    keys: Sequence[str],
-                   newest: Callable[[str, str | None], list[tuple[str, dict]]]
-                   ) -> tuple[list[dict], str | None]:
+                   newest: Callable[[str, str | None], list[tuple[str, dict]]],
+                   count: Callable[[], int]) -> tuple[list[dict], str | None, int]:
     """One page of the union of several newest-first index lists, one per key: `newest(key,
     before)` gives a list's (order key, row) pairs below `before`, at most limit + 1. The
     lists are read side by side and merged by order key (the newest `limit` of the union are
     among each list's newest `limit`); a row in two lists comes once. The cursor holds the
-    order key of the last row shown."""
+    order key of the last row shown and the total, counted for the first page only (as in
+    _keyset_page)."""
     state = _decode_cursor(cursor, listing, fingerprint)
     before = state.get("before") if state else None
     if state is not None and not isinstance(before, str):
         raise _bad_cursor()
+    total = _carried_total(state, count)
     hits: dict[str, tuple[str, dict]] = {}
     for found in _side_by_side(lambda key: newest(key, before), keys).values():
         for order_key, row in found:
             hits.setdefault(row["pk"], (order_key, row))
     ordered = sorted(hits.values(), key=lambda hit: hit[0], reverse=True)
     page = ordered[:limit]
-    next_cursor = (_encode_cursor({"c": listing, "f": fingerprint, "before": page[-1][0]})
+    next_cursor = (_encode_cursor({"c": listing, "f": fingerprint, "before": page[-1][0],
+                                   "t": total})
                    if len(ordered) > limit else None)
-    return [row for _, row in page], next_cursor
+    return [row for _, row in page], next_cursor, total
 
 
 def _question_pk(question_id: str) -> str:
@@ -893,6 +903,11 @@ def _answer_pk(answer_id: str) -> str:
 def _relay_group(state: str) -> str:
     """Open relays share a sort-key prefix, so one query counts a person's open relays."""
     return "open" if state in OPEN_RELAY_STATES else "closed"
+
+
+def _relay_prefix(state: str) -> str:
+    """Where a person's relays in `state` begin in the `expert` index."""
+    return f"{_relay_group(state)}#{state}#"
 
 
 class DynamoDBQuestionStore(_DynamoDBTable):
@@ -935,7 +950,7 @@ class DynamoDBQuestionStore(_DynamoDBTable):
                     kind="relay", order_key=order_key)
         if relay.expert_id:
             item.update(expert_pk=relay.expert_id,
-                        expert_sk=f"{_relay_group(relay.state)}#{relay.state}#{order_key}")
+                        expert_sk=_relay_prefix(relay.state) + order_key)
         if relay.state in OPEN_RELAY_STATES and relay.due_at:
             item.update(due_pk="DUE", due_sk=relay.due_at)
         return item
@@ -1021,12 +1036,14 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         return Page(items=questions, next_cursor=next_cursor, total=total)
 
     def questions_on_tags(self, tags, *, limit, cursor=None, status=None) -> Page:
-        """Each tag's newest questions (the `tag` index) merged (_merged_newest); the total
-        is not counted."""
+        """Each tag's newest questions (the `tag` index) merged (_merged_newest). The total
+        reads every entry of the tags once, keys only, on the first page: a question with two
+        of the tags counts once, which no COUNT query can tell."""
         tags = sorted({t for t in tags if t})
         limit = max(1, limit)
 
-        def newest(tag: str, before: str | None) -> list[tuple[str, dict]]:
+        def entries(tag: str, before: str | None = None, *, page_size: int | None = None,
+                    keys_only: bool = False) -> Iterator[dict]:
             expr = _Expr()
             key = f"{expr.n('tag_pk')} = {expr.v(tag)}"
             if before:
@@ -1035,18 +1052,29 @@ class DynamoDBQuestionStore(_DynamoDBTable):
                                       "KeyConditionExpression": key}
             if status:  # no Limit with a filter: see _keyset_page
                 params["FilterExpression"] = f"{expr.n('tag_status')} = {expr.v(status)}"
-            else:
-                params["Limit"] = limit + 1
+            elif page_size:
+                params["Limit"] = page_size
+            if keys_only:
+                params["ProjectionExpression"] = expr.n("pk")
+            return self._query(**params, **expr.params())
+
+        def newest(tag: str, before: str | None) -> list[tuple[str, dict]]:
             return [(row["order_key"], row) for row in
-                    itertools.islice(self._query(**params, **expr.params()), limit + 1)]
-        page_rows, next_cursor = _merged_newest(
-            "questions_on_tags", _fingerprint(status or "", *tags), cursor, limit, tags, newest)
+                    itertools.islice(entries(tag, before, page_size=limit + 1), limit + 1)]
+
+        def count() -> int:
+            found = _side_by_side(lambda tag: {row["pk"] for row in entries(
+                tag, keys_only=True)}, tags)
+            return len(set().union(*found.values()))
+        page_rows, next_cursor, total = _merged_newest(
+            "questions_on_tags", _fingerprint(status or "", *tags), cursor, limit, tags, newest,
+            count)
         items = self._batch_get((r["pk"], QUESTION_SK) for r in page_rows)
         questions = [_record(Question, items[(r["pk"], QUESTION_SK)]) for r in page_rows
                      if (r["pk"], QUESTION_SK) in items]
         questions = [q for q in questions  # the record decides, not the index
                      if (not status or q.status == status) and set(q.tags) & set(tags)]
-        return Page(items=questions, next_cursor=next_cursor)
+        return Page(items=questions, next_cursor=next_cursor, total=total)
 
     def community_questions_changed_since(self, community_id, since) -> list[Question]:
         """From the `community_changes` index, then one batch read; the record decides."""
@@ -1265,8 +1293,7 @@ class DynamoDBQuestionStore(_DynamoDBTable):
         return {"IndexName": "expert", "KeyConditionExpression": text, **expr.params()}
 
     def relays_for_expert(self, expert_id: str, states: Sequence[str] | None = None) -> list[Relay]:
-        prefixes = ([f"{_relay_group(s)}#{s}#" for s in dict.fromkeys(states)] if states
-                    else [""])
+        prefixes = [_relay_prefix(s) for s in dict.fromkeys(states)] if states else [""]
         rows = [row for prefix in prefixes
                 for row in self._query(**self._expert_condition(expert_id, prefix))]
         relays = [(key, r) for key, r in self._relays(rows)
@@ -1276,12 +1303,13 @@ class DynamoDBQuestionStore(_DynamoDBTable):
     def list_relays(self, expert_id: str, *, limit: int, cursor: str | None = None,
                     states: Sequence[str] | None = None) -> Page:
         """Each state's newest relays (the `expert` index, where a state's entries sort by
-        order key) merged (_merged_newest); the total is not counted."""
+        order key) merged (_merged_newest); a relay is in one state, so the total is one
+        COUNT query per state."""
         states = sorted(set(states or RELAY_STATES))
         limit = max(1, limit)
 
         def newest(relay_state: str, before: str | None) -> list[tuple[str, dict]]:
-            prefix = f"{_relay_group(relay_state)}#{relay_state}#"
+            prefix = _relay_prefix(relay_state)
             expr = _Expr()
             key = f"{expr.n('expert_pk')} = {expr.v(expert_id)} AND "
             key += (f"{expr.n('expert_sk')} < {expr.v(prefix + before)}" if before
@@ -1296,14 +1324,17 @@ class DynamoDBQuestionStore(_DynamoDBTable):
                 if len(found) > limit:
                     break
             return found
-        page_rows, next_cursor = _merged_newest(
-            "relays", _fingerprint(expert_id, *states), cursor, limit, states, newest)
+        def count() -> int:
+            return sum(_side_by_side(lambda relay_state: self._count(
+                **self._expert_condition(expert_id, _relay_prefix(relay_state))), states).values())
+        page_rows, next_cursor, total = _merged_newest(
+            "relays", _fingerprint(expert_id, *states), cursor, limit, states, newest, count)
         items = self._batch_get((row["pk"], row["sk"]) for row in page_rows)
         relays = [_record(Relay, items[(row["pk"], row["sk"])]) for row in page_rows
                   if (row["pk"], row["sk"]) in items]
         return Page(items=[r for r in relays  # the record decides, not the index
                            if r.expert_id == expert_id and r.state in states],
-                    next_cursor=next_cursor)
+                    next_cursor=next_cursor, total=total)
 
     def open_relay_counts(self, expert_ids: Iterable[str]) -> dict[str, int]:
         """One COUNT query per person (routing asks for a few dozen candidates)."""
