@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import Settings
+from .config import Settings, SettingsError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,12 @@ def main(argv: list[str] | None = None) -> int:
                       help="put before the dump's user and post ids (default: se-)")
     args = parser.parse_args(argv)
 
-    settings = Settings.from_env(**({"port": args.port} if getattr(args, "port", None) else {}))
+    try:
+        settings = Settings.from_env(**({"port": args.port} if getattr(args, "port", None)
+                                        else {}))
+    except SettingsError as error:
+        print(f"relais: {error}", file=sys.stderr)
+        return 2
     if args.command == "token":
         from .auth import TokenIssuer, token_secret
         print(TokenIssuer(token_secret(settings), settings.token_ttl_hours)

@@ -209,12 +209,8 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
     if adapters is None:
-        if settings.backend == "embedded":
-            adapters = embedded_adapters(settings)
-        elif settings.backend == "aws":
-            adapters = aws_adapters(settings)
-        else:
-            raise ValueError(f"unknown backend {settings.backend!r} (embedded or aws)")
+        adapters = (aws_adapters(settings) if settings.backend == "aws"
+                    else embedded_adapters(settings))
     embedder = embedder or (query_embedder(settings) if settings.backend == "aws"
                             else default_embedder(settings))
     if not isinstance(embedder, CachingEmbedder):

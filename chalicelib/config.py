@@ -1,15 +1,85 @@
 """Settings from environment variables (RELAIS_*), read once into one dataclass."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
+from functools import cached_property
 from pathlib import Path
 
 from .matching import DEFAULT_WEIGHTS
+from .worktime import CalendarError, WorkingCalendar
 
 
-def _bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+class SettingsError(ValueError):
+    """A setting that cannot be used, said with the variable that holds it."""
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+_KINDS = {bool: "true or false (1/0, yes/no, on/off)", int: "a whole number", float: "a number"}
+
+
+def _variable(name: str) -> str:
+    return "RELAIS_" + name.upper()
+
+
+def _parse(name: str, kind: type, raw: str):
+    """`raw` read as a `kind`; a value that is not one is refused with what was expected."""
+    text = raw.strip()
+    if kind is bool:
+        if text.lower() in _TRUE | _FALSE:
+            return text.lower() in _TRUE
+    elif kind is str:
+        return raw
+    else:
+        try:
+            value = kind(text)
+        except ValueError:
+            pass
+        else:
+            if kind is int or math.isfinite(value):
+                return value
+    raise SettingsError(f"{_variable(name)} must be {_KINDS[kind]}, not {raw!r}")
+
+
+# The range of each number that has one: (lowest, highest, whether the lowest is allowed).
+# Outside it a setting would not mean anything (a negative count, a half-life of zero).
+_RANGES: dict[str, tuple[float, float, bool]] = {
+    "token_ttl_hours": (0, math.inf, False),
+    "port": (0, 65535, True),  # 0: any free port
+    "similar_min_cosine": (-1, 1, True),
+    "max_body_bytes": (0, math.inf, False),
+    "hr_sync_max_items": (0, math.inf, False),
+    "recency_half_life_days": (0, math.inf, False),
+    "activity_half_life_days": (0, math.inf, False),
+    "relay_count": (0, math.inf, True),
+    "management_chain_depth": (0, math.inf, True),
+    "open_relay_damping": (0, math.inf, True),
+    "max_open_relays": (0, math.inf, False),
+    "answer_deadline_hours": (0, math.inf, False),
+    "escalation_peer_count": (0, math.inf, True),
+    "snooze_hours": (0, math.inf, False),
+    "community_boost": (0, math.inf, False),
+    "relay_member_window_days": (0, math.inf, False),
+    "relay_member_min_outcomes": (0, math.inf, False),
+    "quick_answer_hours": (0, math.inf, False),
+    "figures_min_group_size": (0, math.inf, False),
+    "smtp_gateway_port": (0, 65535, True),
+    "mail_max_bytes": (0, math.inf, False),
+    "watch_mails_per_question": (0, math.inf, True),
+    "away_default_days": (0, math.inf, False),
+    "directory_search_scan_limit": (0, math.inf, False),
+}
+_CHOICES = {"backend": ("embedded", "aws")}
+
+
+def _out_of_range(name: str, value: float) -> str | None:
+    low, high, low_allowed = _RANGES[name]
+    if value < low or (value == low and not low_allowed):
+        return f"at least {low:g}" if low_allowed else f"more than {low:g}"
+    if value > high:
+        return f"at most {high:g}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -42,7 +112,10 @@ class Settings:
     management_chain_depth: int = 2  # 0 turns the management-chain exclusion off
     open_relay_damping: float = 0.15  # score divided by (1 + damping * open relays)
     max_open_relays: int = 10  # people holding this many open relays are skipped
-    answer_deadline_hours: float = 48.0
+    answer_deadline_hours: float = 48.0  # counted on working days only (below)
+    working_days: str = "mon,tue,wed,thu,fri"
+    holidays: str = ""  # comma-separated dates, e.g. 2026-12-25,2027-01-01
+    time_zone: str = "UTC"  # where the working days begin and end, e.g. Europe/Paris
     escalation_peer_count: int = 2
     escalate_to_managers: bool = True
     snooze_hours: float = 24.0
@@ -78,17 +151,36 @@ class Settings:
     onnx_model_dir: str = ""  # the exported ONNX model (default: chalicelib/model)
     demo: bool = False
 
+    def __post_init__(self):
+        for name in _RANGES:
+            value = getattr(self, name)
+            problem = _out_of_range(name, value)
+            if problem:
+                raise SettingsError(f"{_variable(name)} must be {problem}, not {value!r}")
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise SettingsError(f"{_variable(name)} must be one of {', '.join(allowed)}, "
+                                    f"not {getattr(self, name)!r}")
+        try:
+            self.calendar
+        except CalendarError as error:
+            raise SettingsError(f"{_variable(error.part)} {error}") from None
+
+    @cached_property
+    def calendar(self) -> WorkingCalendar:
+        """The working days that answer deadlines count."""
+        return WorkingCalendar.parse(self.working_days, self.holidays, self.time_zone)
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
-        """Build settings from `env` (default os.environ); keyword overrides win."""
+        """Build settings from `env` (default os.environ); keyword overrides win. A value that
+        is not of the setting's kind or outside its range is a SettingsError naming it."""
         env = os.environ if env is None else env
         values = {}
         for f in fields(cls):
-            raw = env.get("RELAIS_" + f.name.upper())
-            if raw is None:
-                continue
-            kind = type(f.default)
-            values[f.name] = _bool(raw) if kind is bool else kind(raw)
+            raw = env.get(_variable(f.name))
+            if raw is not None:
+                values[f.name] = _parse(f.name, type(f.default), raw)
         values.update(overrides)
         return cls(**values)
 

@@ -15,9 +15,14 @@ def main(argv=None) -> int:
     from tqdm import tqdm
 
     from chalicelib.bootstrap import bootstrap
-    from chalicelib.config import Settings
+    from chalicelib.config import Settings, SettingsError
 
-    relais = bootstrap(Settings.from_env(index_on_write=False))
+    try:
+        settings = Settings.from_env(index_on_write=False)
+    except SettingsError as error:
+        print(f"reindex: {error}", file=sys.stderr)
+        return 2
+    relais = bootstrap(settings)
     started = time.time()
     total = relais.indexer.count_documents()
     with tqdm(total=total, unit="doc", desc="reindex") as bar:

@@ -268,7 +268,8 @@ class RoutingService:
             question_id=question.id, expert_id=expert_id, reason=reason, rank=rank,
             score=round(score, 6), explanation=explanation or [], invited_by=invited_by,
             note=note,
-            due_at=iso(now + timedelta(hours=self.settings.answer_deadline_hours)),
+            due_at=iso(self.settings.calendar.add_working_hours(
+                now, self.settings.answer_deadline_hours)),
             created_at=iso(now), updated_at=iso(now)))
         if self.notifier is not None:
             self.notifier.relayed(question, relay)

@@ -282,7 +282,8 @@ def test_no_boost_when_the_setting_is_one(tmp_path, clock, embedder):
 
 
 def overdue(relais, clock):
-    clock.advance(hours=relais.settings.answer_deadline_hours + 1)
+    """A week later: past every deadline, which count working days only."""
+    clock.advance(days=7)
     return relais.routing.escalate_due()
 
 

@@ -1,16 +1,22 @@
 """Settings from the environment, and the embedded profile's tokens and caller identification."""
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import stat
+from pathlib import Path
 
 import jwt
 import pytest
 
 from chalicelib.auth import Caller, TokenIssuer, identify, token_secret
-from chalicelib.config import Settings
+from chalicelib.__main__ import main as cli_main
+from chalicelib.config import Settings, SettingsError
 from chalicelib.errors import Unauthorized
+from indexer.__main__ import main as reindex_main
 
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "unit-test-secret-0123456789-abcdefghij"
 
 
@@ -30,7 +36,8 @@ def test_settings_are_read_from_relais_variables_with_their_types():
 
 @pytest.mark.parametrize("raw,expected", [("1", True), ("true", True), ("TRUE", True),
                                           ("on", True), (" yes ", True), ("0", False),
-                                          ("false", False), ("no", False), ("", False)])
+                                          ("false", False), ("no", False), ("off", False),
+                                          ("", False)])
 def test_boolean_settings(raw, expected):
     assert Settings.from_env({"RELAIS_DEMO": raw}).demo is expected
 
@@ -57,9 +64,63 @@ def test_database_and_public_url_derive_from_other_settings():
         "https://relais.example.com"
 
 
-def test_a_malformed_number_is_refused_at_start():
-    with pytest.raises(ValueError):
-        Settings.from_env({"RELAIS_PORT": "eighty"})
+@pytest.mark.parametrize("variable,raw,message", [
+    ("RELAIS_PORT", "eighty", "RELAIS_PORT must be a whole number, not 'eighty'"),
+    ("RELAIS_RELAY_COUNT", "2.5", "RELAIS_RELAY_COUNT must be a whole number, not '2.5'"),
+    ("RELAIS_OPEN_RELAY_DAMPING", "a lot", "RELAIS_OPEN_RELAY_DAMPING must be a number"),
+    ("RELAIS_ANSWER_DEADLINE_HOURS", "inf", "RELAIS_ANSWER_DEADLINE_HOURS must be a number"),
+    ("RELAIS_DEMO", "maybe", "RELAIS_DEMO must be true or false"),
+    ("RELAIS_RELAY_COUNT", "-1", "RELAIS_RELAY_COUNT must be at least 0, not -1"),
+    ("RELAIS_ANSWER_DEADLINE_HOURS", "0", "RELAIS_ANSWER_DEADLINE_HOURS must be more than 0"),
+    ("RELAIS_RECENCY_HALF_LIFE_DAYS", "-3", "RELAIS_RECENCY_HALF_LIFE_DAYS must be more than 0"),
+    ("RELAIS_SIMILAR_MIN_COSINE", "1.5", "RELAIS_SIMILAR_MIN_COSINE must be at most 1"),
+    ("RELAIS_PORT", "70000", "RELAIS_PORT must be at most 65535"),
+    ("RELAIS_MAX_OPEN_RELAYS", "0", "RELAIS_MAX_OPEN_RELAYS must be more than 0"),
+    ("RELAIS_BACKEND", "mysql", "RELAIS_BACKEND must be one of embedded, aws, not 'mysql'"),
+    ("RELAIS_WORKING_DAYS", "mon,funday", "RELAIS_WORKING_DAYS must be some of mon, tue"),
+    ("RELAIS_HOLIDAYS", "2026-12-25,xmas", "RELAIS_HOLIDAYS must be dates like 2026-12-25"),
+    ("RELAIS_TIME_ZONE", "Paris", "RELAIS_TIME_ZONE must be a name like Europe/Paris"),
+])
+def test_a_setting_that_cannot_be_used_is_refused_at_start_with_its_name(variable, raw, message):
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({variable: raw})
+    assert str(refused.value).startswith(message)
+
+
+def test_limits_hold_for_settings_given_in_code_too():
+    with pytest.raises(SettingsError, match="RELAIS_SNOOZE_HOURS must be more than 0"):
+        Settings(snooze_hours=0)
+    assert Settings(relay_count=0, management_chain_depth=0, port=0).relay_count == 0
+
+
+def test_the_working_calendar_comes_from_settings():
+    calendar = Settings.from_env({"RELAIS_WORKING_DAYS": "sun,mon,tue,wed,thu",
+                                  "RELAIS_HOLIDAYS": "2026-12-24",
+                                  "RELAIS_TIME_ZONE": "Asia/Jerusalem"}).calendar
+    assert calendar.weekdays == {6, 0, 1, 2, 3}
+    assert [str(d) for d in calendar.holidays] == ["2026-12-24"]
+    assert calendar.zone.key == "Asia/Jerusalem"
+    assert Settings().calendar.weekdays == {0, 1, 2, 3, 4}
+
+
+@pytest.mark.parametrize("command", [["serve"], ["token", "p1"]])
+def test_the_command_line_says_which_setting_is_wrong_and_stops(command, monkeypatch, capsys):
+    monkeypatch.setenv("RELAIS_RELAY_COUNT", "three")
+    assert cli_main(command) == 2
+    assert capsys.readouterr().err == \
+        "relais: RELAIS_RELAY_COUNT must be a whole number, not 'three'\n"
+
+
+def test_reindex_says_which_setting_is_wrong_and_stops(monkeypatch, capsys):
+    monkeypatch.setenv("RELAIS_TIME_ZONE", "Atlantis")
+    assert reindex_main(["reindex"]) == 2
+    assert "RELAIS_TIME_ZONE must be a name like Europe/Paris" in capsys.readouterr().err
+
+
+def test_every_setting_is_documented_and_every_documented_one_exists():
+    documented = set(re.findall(r"`(RELAIS_[A-Z_]+)`",
+                                (ROOT / "docs" / "configuration.md").read_text()))
+    assert documented == {"RELAIS_" + f.name.upper() for f in dataclasses.fields(Settings)}
 
 
 # Token secret ----------------------------------------------------------------------------

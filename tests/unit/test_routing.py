@@ -256,3 +256,23 @@ def test_reading_the_best_profiles_first_ranks_as_reading_them_all(tmp_path, clo
                     (s.person_id, s.score) for s in whole[:limit]]
                 if limit <= 5 and not prefer:
                     assert len(read) < everyone / 2  # and fewer profiles were read
+
+
+def test_answer_deadlines_leave_out_the_weekend(relais, org, clock):
+    clock.advance(days=4, hours=8)  # from Monday 09:00 to Friday 17:00
+    question = relais.questions.ask(Caller("h20"), QuestionIn(title="kafka consumer lag"))
+    relays = relais.question_store.relays_for_question(question.id)
+    assert relays and {r.due_at for r in relays} == {"2026-01-13T17:00:00Z"}  # Tuesday
+    clock.advance(days=3)  # Monday 17:00: 48 hours later, but only 24 working ones
+    assert relais.routing.escalate_due()["expired"] == 0
+    clock.advance(days=1)
+    assert relais.routing.escalate_due() == {"expired": len(relays), "peers": 2,
+                                             "community_managers": 0, "managers": 0}
+
+
+def test_a_relay_count_of_zero_relays_nobody(tmp_path, clock, embedder):
+    relais = bootstrap(make_settings(tmp_path, relay_count=0), clock=clock, embedder=embedder)
+    build_org(relais)
+    question = relais.questions.ask(Caller("h20"), QuestionIn(title="kafka consumer lag"))
+    assert relais.question_store.relays_for_question(question.id) == []
+    assert relais.routing.rank_question(question, 3)  # the experts are there, unasked
