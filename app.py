@@ -324,7 +324,7 @@ def replay_policy(call):
 @app.schedule("rate(15 minutes)")
 def escalate_on_schedule(event):
     """On AWS, overdue relays are escalated every 15 minutes."""
-    return relais().routing.escalate_due()
+    return relais().jobs.escalations()
 
 
 # Email -----------------------------------------------------------------------------------
@@ -367,12 +367,11 @@ def send_digests(call):
     return relais().notifier.send_digests()
 
 
-@app.schedule("cron(0 7 * * ? *)")
+@app.schedule("cron(0 * * * ? *)")
 def send_digests_on_schedule(event):
-    """On AWS, digests go out every morning at 07:00 UTC (while the email module is on)."""
-    if not relais().modules.is_on("email"):
-        return {"people": 0, "items": 0}
-    return relais().notifier.send_digests()
+    """On AWS, every hour; digests go out in the one at 07:00 of a working day where the
+    organisation is (RELAIS_TIME_ZONE), while the email module is on."""
+    return relais().jobs.digests()
 
 
 @app.on_s3_event(bucket=MAIL_BUCKET, prefix="inbound/", events=["s3:ObjectCreated:*"])

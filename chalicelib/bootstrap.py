@@ -17,6 +17,7 @@ from .services.expertise import ExpertiseService
 from .services.figures import FiguresService
 from .services.hr_sync import HrSyncService
 from .services.indexing import Indexer
+from .services.jobs import ScheduledJobs
 from .services.modules import ModuleService
 from .services.notify import Notifier
 from .services.privacy import PrivacyService
@@ -58,6 +59,7 @@ class Relais:
     privacy: PrivacyService | None = None
     replay: PolicyReplay | None = None
     expertise: ExpertiseService | None = None
+    jobs: ScheduledJobs | None = None
 
 
 @dataclass
@@ -297,4 +299,5 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                   replay=PolicyReplay(routing, adapters.question_store, adapters.profile_store,
                                       profiles),
                   expertise=ExpertiseService(adapters.question_store, profiles, clock,
-                                             routing.weights))
+                                             routing.weights),
+                  jobs=ScheduledJobs(routing, notifier, modules, settings.calendar, clock))

@@ -1,6 +1,7 @@
 """The embedded profile's local server: the Chalice app on a threaded HTTP server, plus the
 built web widget (GET /widget/relais-widget.js) and, with --demo, an intranet-like host page
-that embeds it (GET /demo/; `?as=<person-id>` signs in as someone else, `?tab=` opens a tab)."""
+that embeds it (GET /demo/; `?as=<person-id>` signs in as someone else, `?tab=` opens a tab).
+A thread runs the timed jobs that EventBridge runs on AWS (escalations, digests)."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,9 +16,11 @@ from chalice.config import Config
 from chalice.local import (ChaliceRequestHandler, ForbiddenError, LocalChalice,
                           LocalDevServer, create_local_server)
 
+from .adapters.local_scheduler import LocalScheduler
 from .bootstrap import bootstrap
 from .config import Settings
 from .errors import NotFound
+from .services.jobs import DIGEST_HOUR
 
 DEMO_PERSON = "p030"
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
@@ -139,6 +142,10 @@ def serve(settings: Settings, *, demo: bool = False) -> int:
     print(f"  Web widget: {settings.base_url}/widget/relais-widget.js"
           + ("" if WIDGET.exists() else " (not built yet: make install)"))
     gateway = start_mail_gateway(relais, settings)
+    scheduler = LocalScheduler(relais.jobs, relais.clock)
+    scheduler.start()
+    print(f"  Escalations every 15 minutes; digests at {DIGEST_HOUR:02d}:00 on working days "
+          f"({settings.time_zone})")
     if relais.tokens and relais.profile_store.get(DEMO_PERSON):
         if demo:
             print(f"  Demo intranet page: {settings.base_url}/demo/"
@@ -152,6 +159,7 @@ def serve(settings: Settings, *, demo: bool = False) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        scheduler.stop()
         if gateway is not None:
             gateway.stop()
     return 0

@@ -1,6 +1,8 @@
 """Admin routes of the email channel: the inbound log (quarantine) and the digests."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from chalice.test import Client
 
@@ -75,12 +77,19 @@ def read_daily(api):
         api.relais.profile_store.update(person.replace(notify="daily"))
 
 
-def test_the_daily_schedule_sends_digests(api):
+def test_the_hourly_schedule_sends_digests_at_seven_on_working_days(api):
     read_daily(api)
     ingest(api)
     event = api.client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",
                                                 detail={}, resources=[])
-    result = api.client.lambda_.invoke("send_digests_on_schedule", event).payload
-    assert result == {"people": 2, "items": 2}
-    assert api.client.lambda_.invoke("send_digests_on_schedule", event).payload == \
-        {"people": 0, "items": 0}
+
+    def scheduled_run(moment: datetime) -> dict:
+        api.relais.clock.current = moment
+        return api.client.lambda_.invoke("send_digests_on_schedule", event).payload
+
+    nothing = {"people": 0, "items": 0}
+    assert scheduled_run(datetime(2026, 1, 10, 7, 0, tzinfo=timezone.utc)) == nothing  # Saturday
+    assert scheduled_run(datetime(2026, 1, 12, 6, 0, tzinfo=timezone.utc)) == nothing  # Monday 6
+    assert scheduled_run(datetime(2026, 1, 12, 7, 0, tzinfo=timezone.utc)) == \
+        {"people": 2, "items": 2}
+    assert scheduled_run(datetime(2026, 1, 13, 7, 0, tzinfo=timezone.utc)) == nothing  # all sent

@@ -164,7 +164,7 @@ def test_handlers_and_schedules(stack):
         "Configuration"]["Handler"] for logical in ("APIHandler", "ReceiveMail")}
     assert handlers == {"APIHandler": "app.app", "ReceiveMail": "app.receive_mail"}
     schedules = {rule["ScheduleExpression"] for rule in events.list_rules()["Rules"]}
-    assert schedules == {"rate(15 minutes)", "cron(0 7 * * ? *)"}
+    assert schedules == {"rate(15 minutes)", "cron(0 * * * ? *)"}
 
 
 def test_mail_bucket_exists_encrypted(stack):
