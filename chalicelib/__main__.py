@@ -1,5 +1,6 @@
 """Command line: `python -m chalicelib token <person-id> [--role ...]`, `... serve [--demo]`,
-`... upgrade` (after deploying a new version over existing records; idempotent), and
+`... upgrade` (after deploying a new version over existing records; idempotent),
+`... backup FOLDER` (the embedded profile's data, while it runs), and
 `... import-stackexchange FOLDER` (past Q&A from a Stack Exchange dump; idempotent)."""
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--demo", action="store_true", help="load the demo organisation if empty")
     serve.add_argument("--port", type=int)
     commands.add_parser("upgrade", help="bring existing records up to this version (idempotent)")
+    backup = commands.add_parser("backup", help="copy the embedded profile's data into a new "
+                                                "folder, while Relais runs")
+    backup.add_argument("folder", help="where the copy goes: a new or empty folder")
     dump = commands.add_parser("import-stackexchange",
                                help="import a Stack Exchange dump's people, questions and "
                                     "answers (Posts.xml, Users.xml); idempotent")
@@ -40,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "upgrade":
         return upgrade(settings)
+    if args.command == "backup":
+        return backup_data(settings, args.folder)
     if args.command == "import-stackexchange":
         return import_stackexchange(settings, args.folder, args.prefix)
     from .server import serve as run_server
@@ -58,6 +64,21 @@ def upgrade(settings: Settings) -> int:
     print(f"community questions given their change index entry: "
           f"{questions.index_old_community_questions()}")
     print(f"votes given their voter index entry: {questions.index_old_votes()}")
+    return 0
+
+
+def backup_data(settings: Settings, folder: str) -> int:
+    """A consistent copy of the database, the token secret and the raw mails."""
+    import json
+
+    from .adapters.sqlite_backup import BackupError, back_up
+
+    try:
+        report = back_up(settings, folder)
+    except BackupError as error:
+        print(f"backup: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2))
     return 0
 
 
