@@ -4,7 +4,7 @@ and the people it was relayed to keep their weekends and holidays."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
@@ -27,7 +27,7 @@ class WorkingCalendar:
 
     weekdays: frozenset[int] = frozenset(range(5))  # Monday is 0
     holidays: frozenset[date] = frozenset()
-    zone: ZoneInfo = ZoneInfo("UTC")
+    zone: tzinfo = timezone.utc
 
     def __post_init__(self):
         if not self.weekdays:  # time would never pass
@@ -48,8 +48,8 @@ class WorkingCalendar:
             except ValueError:
                 raise CalendarError("holidays", f"must be dates like 2026-12-25, not {text!r}") \
                     from None
-        try:
-            zone = ZoneInfo(time_zone.strip())
+        try:  # UTC needs no time zone database (a bare system may have none)
+            zone = timezone.utc if time_zone.strip() == "UTC" else ZoneInfo(time_zone.strip())
         except (ZoneInfoNotFoundError, ValueError):
             raise CalendarError("time_zone", f"must be a name like Europe/Paris, not "
                                              f"{time_zone!r}") from None

@@ -43,7 +43,7 @@ ALLOWED_PARAMETERS = {  # template parameters settable with --param (the rest ha
     "MailAllowedDomains", "AuthCallbackUrls", "ApiThrottleRate", "ApiThrottleBurst",
     "OpenSearchVolumeGiB", "IndexerMemoryMB", "IndexerBatchSize", "IndexerMaxRetries",
     "MailRetentionDays", "QuarantineRetentionDays", "ErrorRateThresholdPercent", "ProtectData",
-    "UserPoolEmailViaSes"}
+    "UserPoolEmailViaSes", "WorkingDays", "Holidays", "TimeZone"}
 
 
 class DeployError(RuntimeError):
