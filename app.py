@@ -34,7 +34,7 @@ def use(instance: Relais) -> None:
 
 api = RouteTable(app,
                  identify=lambda request: identify(request.headers, request.context,
-                                                   relais().tokens),
+                                                   relais().tokens, relais().sign_in),
                  max_body_bytes=lambda: relais().settings.max_body_bytes,
                  module_on=lambda module: relais().modules.is_on(module))
 

@@ -9,6 +9,7 @@ from .auth import TokenIssuer, token_secret
 from .clock import SystemClock
 from .config import Settings
 from .domain import Answer, Profile, Question
+from .oidc import OidcVerifier
 from .ports import (AuditLog, Clock, CommunityStore, DownloadStore, Embedder, Mailer,
                     ProfileStore, QuestionStore, SearchIndex, SettingStore, VoteReader)
 from .services.audit import AuditService
@@ -60,6 +61,7 @@ class Relais:
     replay: PolicyReplay | None = None
     expertise: ExpertiseService | None = None
     jobs: ScheduledJobs | None = None
+    sign_in: OidcVerifier | None = None  # the company's identity provider, when configured
 
 
 @dataclass
@@ -300,4 +302,9 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
                                       profiles),
                   expertise=ExpertiseService(adapters.question_store, profiles, clock,
                                              routing.weights),
-                  jobs=ScheduledJobs(routing, notifier, modules, settings.calendar, clock))
+                  jobs=ScheduledJobs(routing, notifier, modules, settings.calendar, clock),
+                  sign_in=OidcVerifier(
+                      settings.oidc_issuer, settings.oidc_audience,
+                      lambda email: adapters.profile_store.find(email=email),
+                      person_claim=settings.oidc_person_claim,
+                      roles_claim=settings.oidc_roles_claim) if settings.oidc_issuer else None)

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, fields
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .matching import DEFAULT_WEIGHTS
 from .worktime import CalendarError, WorkingCalendar
@@ -91,6 +92,11 @@ class Settings:
     db_path: str = ""  # defaults to <data_dir>/relais.db; ":memory:" for tests
     token_secret: str = ""  # embedded profile: HMAC key for bearer tokens (generated if empty)
     token_ttl_hours: int = 24 * 30
+    # Sign-in with the company's OpenID Connect provider (embedded profile; docs/configuration.md)
+    oidc_issuer: str = ""
+    oidc_audience: str = ""  # the client id its tokens are issued for
+    oidc_person_claim: str = "email"  # email: looked up in the directory; else the person id
+    oidc_roles_claim: str = "groups"  # relais-hr and relais-admin in it give those roles
     port: int = 8000
     host: str = "127.0.0.1"
     public_url: str = ""  # what links in mails point to; defaults to http://host:port
@@ -165,6 +171,19 @@ class Settings:
             self.calendar
         except CalendarError as error:
             raise SettingsError(f"{_variable(error.part)} {error}") from None
+        self._check_sign_in()
+
+    def _check_sign_in(self) -> None:
+        """An identity provider needs both its address and the audience of its tokens, and is
+        reached over TLS (plain http only on this machine, for a provider run locally)."""
+        for given, missing in (("oidc_issuer", "oidc_audience"), ("oidc_audience", "oidc_issuer")):
+            if getattr(self, given) and not getattr(self, missing):
+                raise SettingsError(f"{_variable(missing)} must be set with {_variable(given)}")
+        issuer = urlsplit(self.oidc_issuer)
+        if self.oidc_issuer and not (issuer.scheme == "https" or (
+                issuer.scheme == "http" and issuer.hostname in ("127.0.0.1", "localhost"))):
+            raise SettingsError(f"{_variable('oidc_issuer')} must be an https:// address, not "
+                                f"{self.oidc_issuer!r}")
 
     @cached_property
     def calendar(self) -> WorkingCalendar:

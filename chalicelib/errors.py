@@ -84,6 +84,13 @@ class TooManyRequests(RelaisError):
     code = "too_many_requests"
 
 
+class ServiceUnavailable(RelaisError):
+    """A service Relais depends on cannot be reached now; retry later."""
+
+    status = 503
+    code = "unavailable"
+
+
 def field_error(field: str, message: str) -> ValidationError:
     """A validation error about one field, named in the details."""
     return ValidationError(f"{field}: {message}", [{"field": field, "message": message}])

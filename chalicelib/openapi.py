@@ -16,7 +16,8 @@ ERROR_SCHEMA = {
 
 ERROR_STATUSES = {"400": "Unreadable request", "401": "No valid token", "403": "Not allowed",
                   "404": "Not found", "409": "Conflict", "413": "Too large",
-                  "422": "Invalid field"}
+                  "422": "Invalid field",
+                  "503": "Sign-in cannot be checked now: the identity provider is unreachable"}
 
 
 def _hoist(schema: dict, components: dict) -> dict:
@@ -45,7 +46,7 @@ def describe(specs, title: str = "Relais API", version: str = "1.0.0",
         statuses = dict(ERROR_STATUSES)
         if not spec.auth:
             operation["security"] = []
-            for status in ("401", "403"):
+            for status in ("401", "403", "503"):
                 statuses.pop(status)
         for status, text in statuses.items():
             operation["responses"][status] = {"description": text, "content": {
