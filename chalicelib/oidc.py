@@ -90,6 +90,8 @@ class OidcVerifier:
             raise Unauthorized(f"the token has no {self.person_claim!r} claim naming you")
         if self.person_claim != "email":
             return value
+        if claims.get("email_verified") is False:  # said by providers that let users type it
+            raise Unauthorized(f"the identity provider has not verified {value}")
         person = self.find_by_email(value.strip())
         if person is None or not person.active:
             raise Unauthorized(f"{value} is not a colleague in the directory")

@@ -123,6 +123,7 @@ def test_relais_own_tokens_still_work_beside_the_providers(relais):
     ({"email": "ben.okafor@acme.example"},
      "ben.okafor@acme.example is not a colleague in the directory"),  # left the company
     ({"email": None}, "the token has no 'email' claim naming you"),
+    ({"email_verified": False}, "the identity provider has not verified ana.lima@acme.example"),
 ])
 def test_a_token_that_does_not_hold_is_refused_with_why(relais, provider, change, message):
     with pytest.raises(Unauthorized) as refused:
