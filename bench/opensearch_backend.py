@@ -13,6 +13,7 @@ def adapters_for_bench(settings: Settings) -> Adapters:
     adapters = embedded_adapters(settings)
     adapters.index = OpenSearchIndex(opensearch_client(settings),
                                      f"relais-bench-{uuid.uuid4().hex[:8]}",
+                                     dimensions=adapters.index.dimensions,
                                      half_life_days=settings.recency_half_life_days,
-        activity_half_life_days=settings.activity_half_life_days)
+                                     activity_half_life_days=settings.activity_half_life_days)
     return adapters

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .adapters.embedders import CachingEmbedder
+from .adapters.embedders import CachingEmbedder, model_dimensions
 from .auth import TokenIssuer, token_secret
 from .clock import SystemClock
 from .config import Settings
@@ -91,7 +91,9 @@ def default_embedder(settings: Settings) -> Embedder:
     return CachingEmbedder(SentenceTransformerEmbedder(settings.embedding_model))
 
 
-def embedded_adapters(settings: Settings) -> Adapters:
+def embedded_adapters(settings: Settings, dimensions: int | None = None) -> Adapters:
+    """SQLite records, the in-process search index (sized for vectors of `dimensions`, by
+    default the model's), the outbox."""
     from .adapters.embedded_index import EmbeddedIndex
     from .adapters.mail import MaildirStore, OutboxMailer, SQLiteMailLedger
     from .adapters.sqlite_db import SQLiteDatabase
@@ -100,8 +102,9 @@ def embedded_adapters(settings: Settings) -> Adapters:
     db = SQLiteDatabase(settings.database)
     return Adapters(
         profile_store=SQLiteProfileStore(db), question_store=SQLiteQuestionStore(db),
-        index=EmbeddedIndex(db, half_life_days=settings.recency_half_life_days,
-        activity_half_life_days=settings.activity_half_life_days),
+        index=EmbeddedIndex(db, dimensions or model_dimensions(settings.embedding_model),
+                            half_life_days=settings.recency_half_life_days,
+                            activity_half_life_days=settings.activity_half_life_days),
         mailer=OutboxMailer(db, settings.mail_from, settings.smtp_url),
         tokens=TokenIssuer(token_secret(settings), settings.token_ttl_hours),
         index_in_process=True, mail_ledger=SQLiteMailLedger(db),
@@ -169,7 +172,7 @@ def opensearch_client(settings: Settings):
     return OpenSearch(**options)
 
 
-def aws_adapters(settings: Settings) -> Adapters:
+def aws_adapters(settings: Settings, dimensions: int | None = None) -> Adapters:
     """DynamoDB records, OpenSearch search, SES mail. Indexing follows the DynamoDB stream
     (the indexer Lambda) unless `index_on_write` asks for it in process (local runs)."""
     from .adapters.downloads import S3DownloadStore
@@ -185,8 +188,9 @@ def aws_adapters(settings: Settings) -> Adapters:
     return Adapters(
         profile_store=profile_store, question_store=question_store,
         index=OpenSearchIndex(opensearch_client(settings), settings.opensearch_index,
+                              dimensions=dimensions or model_dimensions(settings.embedding_model),
                               half_life_days=settings.recency_half_life_days,
-        activity_half_life_days=settings.activity_half_life_days),
+                              activity_half_life_days=settings.activity_half_life_days),
         mailer=SesMailer(settings.mail_from, settings.aws_region), tokens=tokens,
         index_in_process=settings.index_on_write,
         mail_ledger=DynamoDBMailLedger(dynamodb, mail_table_name(settings.table_prefix)),
@@ -212,13 +216,13 @@ def bootstrap(settings: Settings | None = None, *, clock: Clock | None = None,
     (DynamoDB + OpenSearch + SES)."""
     settings = settings or Settings.from_env()
     clock = clock or SystemClock()
-    if adapters is None:
-        adapters = (aws_adapters(settings) if settings.backend == "aws"
-                    else embedded_adapters(settings))
     embedder = embedder or (query_embedder(settings) if settings.backend == "aws"
                             else default_embedder(settings))
     if not isinstance(embedder, CachingEmbedder):
         embedder = CachingEmbedder(embedder)  # identical texts (skills) are embedded once
+    if adapters is None:  # the index holds vectors of the embedder's width
+        adapters = (aws_adapters(settings, embedder.dimensions) if settings.backend == "aws"
+                    else embedded_adapters(settings, embedder.dimensions))
     indexer = Indexer(adapters.profile_store, adapters.question_store, adapters.index, embedder)
     notifier = Notifier(adapters.mailer, adapters.profile_store, settings.base_url,
                         ledger=adapters.mail_ledger, mail_host=settings.mail_host, clock=clock)

