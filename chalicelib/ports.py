@@ -267,6 +267,9 @@ class Mailer(Protocol):
         """Queue or send one mail; returns its Message-ID. :raises MailNotSent: a mail that
         went nowhere and that the mailer keeps no record of (the caller logs it)."""
 
+    def retry_failed(self) -> dict:
+        """Send again the mails it kept after a failure ({"retried": n, "sent": m})."""
+
 
 @dataclass(frozen=True)
 class Download:

@@ -11,8 +11,9 @@ from ..services.jobs import ESCALATION_EVERY, ScheduledJobs
 
 class LocalScheduler:
     """The embedded profile's stand-in for the AWS schedules: a daemon thread that runs
-    escalations every 15 minutes and the digests once in each digest hour. A job that fails
-    is logged and tried again at its next time; the server goes on."""
+    escalations and the outbox's retries every 15 minutes, and the digests once in each
+    digest hour. A job that fails is logged and tried again at its next time; the server
+    goes on."""
 
     def __init__(self, jobs: ScheduledJobs, clock: Clock, *, tick_seconds: float = 30.0,
                  log=print):
@@ -32,6 +33,7 @@ class LocalScheduler:
         if self.next_escalation is None or now >= self.next_escalation:
             self.next_escalation = now + ESCALATION_EVERY
             ran.append(self._run("escalations", self.jobs.escalations))
+            ran.append(self._run("mail retries", self.jobs.mail_retries))
         hour = now.replace(minute=0, second=0, microsecond=0)
         if self.jobs.digest_due(now) and hour != self.last_digest_hour:
             self.last_digest_hour = hour

@@ -56,9 +56,16 @@ def build_message(*, sender: str, to: str, subject: str, text: str, headers: dic
     return message
 
 
+# A mail the SMTP server did not take is tried again this many times in all (every 15
+# minutes on the local server: about three hours of an outage), then left failed, with why.
+MAX_SEND_ATTEMPTS = 12
+RETRIES_PER_RUN = 200  # the oldest first; the rest at the next run
+
+
 class OutboxMailer:
     """Every mail lands in the outbox; with an SMTP URL it is also sent, and the outcome kept.
-    A mail to an anonymous asker is listed without its recipient and text."""
+    A mail the server did not take is sent again by `retry_failed`. A mail to an anonymous
+    asker is listed without its recipient and text."""
 
     def __init__(self, db: SQLiteDatabase, sender: str, smtp_url: str = ""):
         self.db = db
@@ -66,6 +73,7 @@ class OutboxMailer:
         self.smtp_url = smtp_url
         db.executescript(SCHEMA)
         add_column(db, "outbox", "private", "INTEGER NOT NULL DEFAULT 0")
+        add_column(db, "outbox", "attempts", "INTEGER NOT NULL DEFAULT 1")
 
     def send(self, *, to: str, subject: str, text: str, headers=None,
              kind: str = "notification") -> str:
@@ -85,6 +93,28 @@ class OutboxMailer:
                          (message_id, kind, to, subject, text, dumps(headers), status, error,
                           int(private)))
         return message_id
+
+    def retry_failed(self) -> dict:
+        """Send again the mails the SMTP server did not take, oldest first, each until it goes
+        or has had MAX_SEND_ATTEMPTS tries."""
+        if not self.smtp_url:
+            return {"retried": 0, "sent": 0}
+        rows = self.db.query("SELECT seq, message_id, recipient, subject, text, headers, attempts"
+                             " FROM outbox WHERE status = 'failed' AND attempts < ?"
+                             " ORDER BY seq LIMIT ?", (MAX_SEND_ATTEMPTS, RETRIES_PER_RUN))
+        sent = 0
+        for row in rows:
+            status, error = "sent", ""
+            try:
+                self._smtp(row["recipient"], row["subject"], row["text"],
+                           json.loads(row["headers"]), row["message_id"])
+                sent += 1
+            except (OSError, smtplib.SMTPException) as exc:
+                status, error = "failed", str(exc)[:500]
+            with self.db.transaction() as conn:
+                conn.execute("UPDATE outbox SET status = ?, error = ?, attempts = attempts + 1"
+                             " WHERE seq = ?", (status, error, row["seq"]))
+        return {"retried": len(rows), "sent": sent}
 
     def _smtp(self, to, subject, text, headers, message_id) -> None:
         url = urlparse(self.smtp_url)
@@ -164,6 +194,11 @@ class SesMailer:
     def list(self, *, limit: int, cursor: str | None = None, recipient: str | None = None) -> Page:
         """SES keeps no outbox Relais can read: sending events go to CloudWatch."""
         return Page(items=[])
+
+    def retry_failed(self) -> dict:
+        """Nothing kept to retry: boto3 retried throttling and network errors already, and a
+        mail SES refused is logged by the caller (MailNotSent)."""
+        return {"retried": 0, "sent": 0}
 
 
 # The email channel's records on SQLite ---------------------------------------------------------

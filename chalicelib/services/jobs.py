@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..ports import Clock
+from ..ports import Clock, Mailer
 from ..worktime import WorkingCalendar
 
 ESCALATION_EVERY = timedelta(minutes=15)
@@ -13,14 +13,21 @@ DIGEST_HOUR = 7  # the morning digest goes out at 07:00 where the organisation i
 
 
 class ScheduledJobs:
-    """Escalation of overdue relays, and the daily digests."""
+    """Escalation of overdue relays, the daily digests, and mails sent again."""
 
-    def __init__(self, routing, notifier, modules, calendar: WorkingCalendar, clock: Clock):
+    def __init__(self, routing, notifier, modules, calendar: WorkingCalendar, clock: Clock,
+                 mailer: Mailer | None = None):
         self.routing = routing
         self.notifier = notifier
         self.modules = modules
         self.calendar = calendar
         self.clock = clock
+        self.mailer = mailer
+
+    def mail_retries(self) -> dict:
+        """The mails the SMTP server did not take, sent again (the embedded profile's outbox
+        keeps them; SES keeps none)."""
+        return self.mailer.retry_failed() if self.mailer is not None else {}
 
     def escalations(self) -> dict:
         """Relays past their deadline expire; their questions go further (RoutingService)."""

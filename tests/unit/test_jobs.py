@@ -35,6 +35,10 @@ class Recorder:
         self.calls.append("digests")
         return {"people": 1, "items": 1}
 
+    def retry_failed(self) -> dict:
+        self.calls.append("mail retries")
+        return {"retried": 0, "sent": 0}
+
 
 class Modules:
     def __init__(self, on: bool):
@@ -47,7 +51,8 @@ class Modules:
 def jobs_at(moment, *, email_on=True, calendar=WorkingCalendar(), fail=False):
     clock = FixedClock(moment)
     recorder = Recorder(fail)
-    return ScheduledJobs(recorder, recorder, Modules(email_on), calendar, clock), recorder, clock
+    return (ScheduledJobs(recorder, recorder, Modules(email_on), calendar, clock, recorder),
+            recorder, clock)
 
 
 def test_digests_go_at_seven_on_working_days_only():
@@ -80,17 +85,18 @@ def test_the_digest_job_sends_only_at_digest_time_and_with_email_on():
 def test_the_local_scheduler_runs_each_job_at_its_time():
     jobs, recorder, clock = jobs_at(MONDAY_6AM)
     scheduler = LocalScheduler(jobs, clock, log=lambda message: None)
-    assert scheduler.run_due() == ["escalations"]  # at start
+    every_quarter = ["escalations", "mail retries"]
+    assert scheduler.run_due() == every_quarter  # at start
     clock.advance(minutes=14)
     assert scheduler.run_due() == []
     clock.advance(minutes=1)
-    assert scheduler.run_due() == ["escalations"]
+    assert scheduler.run_due() == every_quarter
     clock.advance(minutes=45)  # 07:00
-    assert scheduler.run_due() == ["escalations", "digests"]
+    assert scheduler.run_due() == every_quarter + ["digests"]
     clock.advance(minutes=10)
     assert scheduler.run_due() == []  # one digest run per digest hour
     clock.advance(days=1)
-    assert scheduler.run_due() == ["escalations", "digests"]
+    assert scheduler.run_due() == every_quarter + ["digests"]
     assert recorder.calls.count("digests") == 2
 
 
@@ -98,11 +104,12 @@ def test_a_failing_job_is_logged_and_the_scheduler_goes_on():
     jobs, recorder, clock = jobs_at(MONDAY_6AM, fail=True)
     said = []
     scheduler = LocalScheduler(jobs, clock, log=said.append)
-    assert scheduler.run_due() == ["escalations"]
+    assert scheduler.run_due() == ["escalations", "mail retries"]  # one failing, the other ran
     assert said == ["Scheduled escalations failed: RuntimeError('store down'); "
                     "tried again at its next time"]
+    assert recorder.calls == ["escalations", "mail retries"]
     clock.advance(minutes=15)
-    assert scheduler.run_due() == ["escalations"] and len(said) == 2
+    assert scheduler.run_due() == ["escalations", "mail retries"] and len(said) == 2
 
 
 def test_the_scheduler_thread_escalates_overdue_questions_by_itself(tmp_path, embedder):
