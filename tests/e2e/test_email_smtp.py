@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import email
 import smtplib
-import socket
 import threading
 import time
 from email import policy
@@ -19,15 +18,10 @@ from chalicelib.bootstrap import bootstrap
 from chalicelib.smtp_gateway import start_gateway
 from tests.api.live_server import live_server
 from tests.email_kit import ASK, PEOPLE, build_mail, fixture, mail_settings
+from tests.net import free_port
 
 pytestmark = pytest.mark.slow  # loads the embedding model
 ALICE = "alice.martin@acme.example"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Sink:

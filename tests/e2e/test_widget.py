@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.auth import TokenIssuer
+from tests.net import free_port
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
@@ -52,12 +52,6 @@ if not BUNDLE.exists():
 
 
 # The server, tokens and a small JSON client -----------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
     def __init__(self, url: str):
         self.url = url

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import smtplib
-import socket
 
 import pytest
 
 from chalicelib.services.email_in import IngestResult
 from chalicelib.smtp_gateway import start_gateway
+from tests.net import free_port
 
 
 class FakeIngest:
@@ -27,12 +27,6 @@ class FakeIngest:
     def ingest(self, raw, envelope_from, recipients):
         self.calls.append((raw, envelope_from, recipients))
         return self.result
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -2,18 +2,12 @@
 Message-ID (replies thread on it), until it goes or has had its tries."""
 from __future__ import annotations
 
-import socket
 
 from aiosmtpd.controller import Controller
 
 from chalicelib.adapters.mail import MAX_SEND_ATTEMPTS, OutboxMailer
 from chalicelib.adapters.sqlite_db import SQLiteDatabase
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.net import free_port
 
 
 class Sink:
