@@ -876,14 +876,26 @@ class EmbeddedIndex:
         """Vectors of another width were made by another model (RELAIS_EMBEDDING_MODEL
         changed) and cannot be compared with this one's. They are set aside, with the topics
         vectors summed from them: the documents stay and are found by their words until
-        `python -m indexer reindex` embeds them again. The number of vectors set aside."""
+        `python -m indexer reindex` embeds them again. The number of vectors set aside.
+        index_meta keeps the width, so an index opened by the same model reads one row."""
+        meta = dict(self.db.tuples("SELECT key, value FROM index_meta"))
+        if meta.get("dimensions") == self.dimensions:
+            return 0
         width = self.dimensions * np.dtype(np.float32).itemsize
         with self.db.transaction() as conn:
-            other = conn.execute("UPDATE evidence SET vector = NULL WHERE vector IS NOT NULL"
-                                 " AND length(vector) != ?", (width,)).rowcount
-            conn.execute("UPDATE person_profile SET topics = ? WHERE length(topics) != ?",
-                         (np.zeros(self.dimensions).tobytes(),
-                          self.dimensions * np.dtype(np.float64).itemsize))
+            other = 0
+            if meta.get("dimensions") is not None or conn.execute(  # else: before the key
+                    "SELECT 1 FROM evidence WHERE vector IS NOT NULL AND length(vector) != ?"
+                    " LIMIT 1", (width,)).fetchone():
+                other = conn.execute("UPDATE evidence SET vector = NULL WHERE vector IS NOT"
+                                     " NULL AND length(vector) != ?", (width,)).rowcount
+                conn.execute("UPDATE person_profile SET topics = ? WHERE length(topics) != ?",
+                             (np.zeros(self.dimensions).tobytes(),
+                              self.dimensions * np.dtype(np.float64).itemsize))
+                if other:
+                    self._bump(conn)  # another process's matrices are out of date
+            conn.execute("INSERT OR REPLACE INTO index_meta VALUES ('dimensions', ?)",
+                         (self.dimensions,))
         if other:
             log.warning("%d vectors of another model's width set aside (this model's are %d "
                         "wide): run `python -m indexer reindex` to embed them again", other,

@@ -80,3 +80,16 @@ def test_a_model_of_another_width_sets_old_vectors_aside_until_reindex(tmp_path,
     assert routed(after) == ["ben"]
     again = bootstrap(settings, clock=clock, embedder=WideEmbedder())
     assert again.index.set_aside == 0  # nothing left of the other width
+
+
+def test_the_width_is_kept_so_an_index_of_the_same_model_opens_without_a_scan(tmp_path):
+    from chalicelib.adapters.embedded_index import EmbeddedIndex
+    from chalicelib.adapters.sqlite_db import SQLiteDatabase
+    path = str(tmp_path / "index.db")
+    EmbeddedIndex(SQLiteDatabase(path), 384)
+    db = SQLiteDatabase(path)
+    assert dict(db.tuples("SELECT key, value FROM index_meta"))["dimensions"] == 384
+    statements = []
+    db.conn.set_trace_callback(statements.append)
+    EmbeddedIndex(db, 384)
+    assert not [s for s in statements if "length(vector)" in s]
