@@ -34,9 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env(**({"port": args.port} if getattr(args, "port", None)
                                         else {}))
-    except SettingsError as error:
+        return run_command(args, settings)
+    except SettingsError as error:  # from the environment, or found while wiring services
         print(f"relais: {error}", file=sys.stderr)
         return 2
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "token":
         from .auth import TokenIssuer, token_secret
         print(TokenIssuer(token_secret(settings), settings.token_ttl_hours)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..auth import Caller
+from ..config import SettingsError
 from ..errors import Conflict, Forbidden, ValidationError, field_error
 from ..ports import SettingStore
 from .audit import AuditService
@@ -37,8 +38,8 @@ class ModuleService:
         self.default_off = {name.strip() for name in default_off if name.strip()}
         unknown = self.default_off - set(MODULES)
         if unknown:
-            raise ValueError(f"unknown module(s) in modules_off: {', '.join(sorted(unknown))} "
-                             f"(known: {', '.join(MODULES)})")
+            raise SettingsError(f"RELAIS_MODULES_OFF names unknown module(s): "
+                                f"{', '.join(sorted(unknown))} (known: {', '.join(MODULES)})")
 
     def switches(self) -> tuple[dict[str, bool], int]:
         """The switch of every module as set (dependencies not applied), and its version."""

@@ -7,6 +7,7 @@ from openapi_spec_validator import validate
 
 import app as app_module
 from chalicelib.bootstrap import bootstrap
+from chalicelib.config import SettingsError
 from chalicelib.services.modules import MODULES
 from tests.api.test_communities import ADMIN, PEOPLE, api_with, fields_of, make_community
 from tests.conftest import make_settings, seed_people
@@ -157,7 +158,8 @@ def test_a_deployment_starts_with_the_modules_it_names_off(tmp_path, clock, embe
 
 
 def test_an_unknown_module_in_the_settings_is_refused(tmp_path, clock, embedder):
-    with pytest.raises(ValueError, match="gamification"):
+    with pytest.raises(SettingsError,
+                       match="RELAIS_MODULES_OFF names unknown module.*gamification"):
         bootstrap(make_settings(tmp_path, modules_off="gamification"), clock=clock,
                   embedder=embedder)
 

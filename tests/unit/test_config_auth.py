@@ -111,6 +111,15 @@ def test_the_command_line_says_which_setting_is_wrong_and_stops(command, monkeyp
         "relais: RELAIS_RELAY_COUNT must be a whole number, not 'three'\n"
 
 
+def test_an_unknown_module_stops_the_command_line_with_the_setting_named(tmp_path, monkeypatch,
+                                                                        capsys):
+    monkeypatch.setenv("RELAIS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("RELAIS_MODULES_OFF", "emial")
+    assert cli_main(["serve"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "relais: RELAIS_MODULES_OFF names unknown module(s): emial (known: email,")
+
+
 def test_reindex_says_which_setting_is_wrong_and_stops(monkeypatch, capsys):
     monkeypatch.setenv("RELAIS_TIME_ZONE", "Atlantis")
     assert reindex_main(["reindex"]) == 2
