@@ -35,7 +35,7 @@ class OidcVerifier:
 
     def __init__(self, issuer: str, audience: str, find_by_email: Callable[[str], Profile | None],
                  *, person_claim: str = "email", roles_claim: str = "groups"):
-        self.issuer = issuer.rstrip("/")
+        self.issuer = issuer  # compared with the tokens' `iss` as it is (some end in "/")
         self.audience = audience
         self.find_by_email = find_by_email
         self.person_claim = person_claim
@@ -47,7 +47,7 @@ class OidcVerifier:
         """The provider's key set, located once through its discovery document."""
         with self._lock:
             if self._keys is None:
-                url = f"{self.issuer}/.well-known/openid-configuration"
+                url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
                 try:
                     with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_SECONDS) as response:
                         jwks_uri = json.load(response)["jwks_uri"]

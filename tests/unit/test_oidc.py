@@ -146,6 +146,15 @@ def test_a_token_signed_by_another_key_is_refused(relais, provider):
         identify(bearer("not.a.token"), None, relais.tokens, relais.sign_in)
 
 
+def test_an_issuer_ending_in_a_slash_is_compared_as_it_is(provider):
+    """Some providers' `iss` ends in "/" (Auth0): the configured issuer is the token's."""
+    slashed = provider.issuer + "/"
+    verifier = OidcVerifier(slashed, AUDIENCE, lambda email: None, person_claim="sub")
+    assert verifier.verify(provider.token(iss=slashed)).id == "00u1abc"
+    with pytest.raises(Unauthorized, match="another identity provider"):
+        verifier.verify(provider.token())  # the same without the slash is another issuer
+
+
 def test_another_claim_can_be_the_person_id(provider):
     verifier = OidcVerifier(provider.issuer, AUDIENCE, lambda email: None,
                             person_claim="employee_id")
