@@ -82,11 +82,7 @@ class OutboxMailer:
         message_id = headers.pop("Message-ID", None) or make_msgid(domain=self.sender.split("@")[-1])
         status, error = "queued", ""
         if self.smtp_url:
-            try:
-                self._smtp(to, subject, text, headers, message_id)
-                status = "sent"
-            except (OSError, smtplib.SMTPException) as exc:
-                status, error = "failed", str(exc)[:500]
+            status, error = self._attempt(to, subject, text, headers, message_id)
         with self.db.transaction() as conn:
             conn.execute("INSERT INTO outbox (message_id, kind, recipient, subject, text, headers,"
                          " status, error, private) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -104,17 +100,21 @@ class OutboxMailer:
                              " ORDER BY seq LIMIT ?", (MAX_SEND_ATTEMPTS, RETRIES_PER_RUN))
         sent = 0
         for row in rows:
-            status, error = "sent", ""
-            try:
-                self._smtp(row["recipient"], row["subject"], row["text"],
-                           json.loads(row["headers"]), row["message_id"])
-                sent += 1
-            except (OSError, smtplib.SMTPException) as exc:
-                status, error = "failed", str(exc)[:500]
+            status, error = self._attempt(row["recipient"], row["subject"], row["text"],
+                                          json.loads(row["headers"]), row["message_id"])
+            sent += status == "sent"
             with self.db.transaction() as conn:
                 conn.execute("UPDATE outbox SET status = ?, error = ?, attempts = attempts + 1"
                              " WHERE seq = ?", (status, error, row["seq"]))
         return {"retried": len(rows), "sent": sent}
+
+    def _attempt(self, to, subject, text, headers, message_id) -> tuple[str, str]:
+        """One try through SMTP: ("sent", "") or ("failed", why)."""
+        try:
+            self._smtp(to, subject, text, headers, message_id)
+        except (OSError, smtplib.SMTPException) as exc:
+            return "failed", str(exc)[:500]
+        return "sent", ""
 
     def _smtp(self, to, subject, text, headers, message_id) -> None:
         url = urlparse(self.smtp_url)
