@@ -18,6 +18,7 @@ from .errors import Unauthorized
 
 ALGORITHM = "HS256"
 HR_SYNC_SCOPE = "relais/hr-sync"  # the scope of the HR systems' client-credentials tokens
+SECRET_FILE = "token-secret"  # in the data folder, when no secret is configured
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def token_secret(settings: Settings) -> str:
     """The signing key: from settings, else one generated once and kept beside the database."""
     if settings.token_secret:
         return settings.token_secret
-    path = Path(settings.data_dir) / "token-secret"
+    path = Path(settings.data_dir) / SECRET_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48))

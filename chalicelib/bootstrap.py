@@ -95,7 +95,7 @@ def embedded_adapters(settings: Settings, dimensions: int | None = None) -> Adap
     """SQLite records, the in-process search index (sized for vectors of `dimensions`, by
     default the model's), the outbox."""
     from .adapters.embedded_index import EmbeddedIndex
-    from .adapters.mail import MaildirStore, OutboxMailer, SQLiteMailLedger
+    from .adapters.mail import MAIL_FOLDER, MaildirStore, OutboxMailer, SQLiteMailLedger
     from .adapters.sqlite_db import SQLiteDatabase
     from .adapters.sqlite_store import SQLiteProfileStore, SQLiteQuestionStore
 
@@ -108,7 +108,7 @@ def embedded_adapters(settings: Settings, dimensions: int | None = None) -> Adap
         mailer=OutboxMailer(db, settings.mail_from, settings.smtp_url),
         tokens=TokenIssuer(token_secret(settings), settings.token_ttl_hours),
         index_in_process=True, mail_ledger=SQLiteMailLedger(db),
-        raw_mail=MaildirStore(Path(settings.data_dir) / "mail"), **community_adapters(db))
+        raw_mail=MaildirStore(Path(settings.data_dir) / MAIL_FOLDER), **community_adapters(db))
 
 
 def community_adapters(db) -> dict:

@@ -58,6 +58,7 @@ def build_message(*, sender: str, to: str, subject: str, text: str, headers: dic
 
 # A mail the SMTP server did not take is tried again this many times in all (every 15
 # minutes on the local server: about three hours of an outage), then left failed, with why.
+MAIL_FOLDER = "mail"  # the embedded profile's raw inbound mails, in the data folder
 MAX_SEND_ATTEMPTS = 12
 RETRIES_PER_RUN = 200  # the oldest first; the rest at the next run
 

@@ -8,11 +8,10 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+from ..auth import SECRET_FILE
 from ..config import Settings
+from .mail import MAIL_FOLDER
 
-SECRET_FILE = "token-secret"
-MAIL_FOLDER = "mail"
-DATABASE_FILE = "relais.db"
 COUNTED = ("profiles", "questions", "answers", "relays", "evidence")
 
 
@@ -35,7 +34,7 @@ def back_up(settings: Settings, destination: str) -> dict:
         raise BackupError(f"{target} already exists and is not an empty folder: a backup never "
                           "writes over another")
     target.mkdir(parents=True, exist_ok=True)
-    copy = target / DATABASE_FILE
+    copy = target / source.name  # restored by copying it back where it came from
     with closing(sqlite3.connect(source)) as live, closing(sqlite3.connect(copy)) as snapshot:
         live.backup(snapshot)
         checked = snapshot.execute("PRAGMA integrity_check").fetchone()[0]
@@ -46,7 +45,7 @@ def back_up(settings: Settings, destination: str) -> dict:
     if checked != "ok":
         raise BackupError(f"the copy in {copy} failed SQLite's integrity check: {checked}")
     data = Path(settings.data_dir)
-    files = [DATABASE_FILE]
+    files = [source.name]
     if (data / SECRET_FILE).is_file():
         shutil.copy2(data / SECRET_FILE, target / SECRET_FILE)
         files.append(SECRET_FILE)
