@@ -20,7 +20,7 @@ from .adapters.local_scheduler import LocalScheduler
 from .bootstrap import bootstrap
 from .config import Settings
 from .errors import NotFound
-from .services.jobs import DIGEST_HOUR
+from .services.jobs import DIGEST_HOUR, ESCALATION_EVERY
 
 DEMO_PERSON = "p030"
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
@@ -144,8 +144,8 @@ def serve(settings: Settings, *, demo: bool = False) -> int:
     gateway = start_mail_gateway(relais, settings)
     scheduler = LocalScheduler(relais.jobs, relais.clock)
     scheduler.start()
-    print(f"  Escalations every 15 minutes; digests at {DIGEST_HOUR:02d}:00 on working days "
-          f"({settings.time_zone})")
+    print(f"  Escalations every {ESCALATION_EVERY.seconds // 60} minutes; digests at "
+          f"{DIGEST_HOUR:02d}:00 on working days ({settings.time_zone})")
     if relais.tokens and relais.profile_store.get(DEMO_PERSON):
         if demo:
             print(f"  Demo intranet page: {settings.base_url}/demo/"
